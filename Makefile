@@ -1,0 +1,46 @@
+# Two commands for everyone: `make book` and `make test`. Both create .venv when it is missing and
+# install the course with the pinned versions in constraints.txt.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check -q
+
+.PHONY: install book test lint test-torchvision constraints clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -c constraints.txt -e ".[book,grading,dev]"
+	touch $@
+
+install: $(STAMP)
+
+## make book: build the textbook into _build/html (warnings are errors; executed cells are cached)
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W
+
+## make test: ruff, then every test (including a strict book build and browser checks)
+test: lint
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## make test-torchvision: the torchvision-compatibility tests, in their own environment
+## (torchvision does not import beside torch 2.13.0; this pulls torch 2.14.1 + torchvision 0.29.1)
+test-torchvision:
+	test -x .venv-tv/bin/python || $(PYTHON) -m venv .venv-tv
+	.venv-tv/bin/python -m pip install --disable-pip-version-check -q torch==2.14.1 torchvision==0.29.1 pytest
+	.venv-tv/bin/python -m pip install --disable-pip-version-check -q -e ".[grading]" -c constraints.txt --no-deps
+	.venv-tv/bin/python -m pip install --disable-pip-version-check -q numpy tqdm matplotlib ipywidgets
+	.venv-tv/bin/python -m pytest tests/models/test_torchvision_compat.py -p no:cacheprovider
+
+## make constraints: re-pin every installed package (after changing pyproject.toml)
+constraints: $(STAMP)
+	{ sed -n '1,3p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable \
+	  | grep -v -i '^cnncourse' | sed 's/^torch==\([0-9.]*\)+cpu/torch==\1/'; } > constraints.new
+	mv constraints.new constraints.txt
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache .hypothesis
