@@ -1,0 +1,132 @@
+"""Grade the same submissions with ``nbgrader autograde`` and ``cnncourse grade``.
+
+Builds a real nbgrader course in a temporary folder from the grader's sample assignment
+(tests/grading/course), makes N submissions (honest ones, plus a few wrong ones), grades
+them with both tools in this one run, checks that the scores agree on the honest ones, and
+prints the time per submission of each and their ratio (median of --rounds rounds).
+
+    python benchmarks/bench_grading.py [--students 20] [--rounds 1] [--jobs CORES]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "grading"))
+
+from grading_corpus import CASES, COURSE, build  # noqa: E402
+
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+HONEST = ("honest",)
+# correct, but prints warnings on stderr, which nbgrader counts as a failed test cell
+WARNS = "honest_with_warnings"
+WRONG = ("monkeypatches_numpy_builtins_and_checks", "released_stubs")
+
+
+def make_course(folder: Path, students: int) -> dict[str, str]:
+    """An nbgrader course with the sample assignment released and N submissions."""
+    (folder / "source" / "sample").mkdir(parents=True)
+    shutil.copy(COURSE / "solutions/sample/sample.ipynb", folder / "source/sample/sample.ipynb")
+    (folder / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.db_assignments = [dict(name='sample')]\n"
+        "c.ExecutePreprocessor.timeout = 60\n"
+    )
+    _nbgrader(folder, "generate_assignment", "sample", "--force")
+    kinds = {}
+    for index in range(students):
+        kind = WRONG[index % 2] if index % 10 == 9 else WARNS if index % 10 == 4 else "honest"
+        student = f"student{index:03d}"
+        build(CASES[kind], folder / "submitted" / student / "sample" / "sample.ipynb", {})
+        kinds[student] = kind
+    return kinds
+
+
+def _nbgrader(folder: Path, *args: str) -> None:
+    result = subprocess.run(
+        [str(BIN / "nbgrader"), *args], cwd=folder, env=ENV, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"nbgrader {args[0]} failed:\n{result.stderr[-3000:]}")
+
+
+def nbgrader_scores(folder: Path) -> dict[str, float]:
+    _nbgrader(folder, "export", "--to", str(folder / "grades.csv"))
+    with open(folder / "grades.csv") as handle:
+        return {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(handle)}
+
+
+def time_nbgrader(folder: Path, kinds: dict[str, str]) -> tuple[float, dict[str, float]]:
+    shutil.rmtree(folder / "autograded", ignore_errors=True)
+    start = time.perf_counter()
+    _nbgrader(folder, "autograde", "sample", "--force")
+    elapsed = time.perf_counter() - start
+    return elapsed / len(kinds), nbgrader_scores(folder)
+
+
+def time_cnncourse(folder: Path, kinds: dict[str, str], jobs: int) -> tuple[float, dict]:
+    out = folder / "cnncourse.json"
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "cnncourse", "grade", "sample", str(folder / "submitted"),
+         "--course", str(COURSE), "--json", str(out), "--jobs", str(jobs), "--force"],
+        env=ENV, capture_output=True, text=True,
+    )  # fmt: skip
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise RuntimeError(f"cnncourse grade failed:\n{result.stderr[-3000:]}")
+    records = json.loads(out.read_text())["submissions"]
+    scores = {record["student"]: record["score"] for record in records}
+    return elapsed / len(kinds), scores
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        kinds = make_course(folder, args.students)
+        nb_times, cc_times = [], []
+        for _ in range(args.rounds):
+            nb_time, nb_scores = time_nbgrader(folder, kinds)
+            cc_time, cc_scores = time_cnncourse(folder, kinds, args.jobs)
+            nb_times.append(nb_time)
+            cc_times.append(cc_time)
+    disagree = [s for s, kind in kinds.items() if kind in HONEST and nb_scores[s] != cc_scores[s]]
+    print(f"{args.students} submissions ({sum(k in HONEST for k in kinds.values())} honest), "
+          f"{args.rounds} round(s), cnncourse --jobs {args.jobs}")  # fmt: skip
+    for student, kind in sorted(kinds.items()):
+        print(f"  {student} {kind:<42} nbgrader {nb_scores[student]:>4g}"
+              f"  cnncourse {cc_scores[student]:>4g}")  # fmt: skip
+    nb, cc = statistics.median(nb_times), statistics.median(cc_times)
+    spread = lambda xs: f" (min {min(xs):.3f}, max {max(xs):.3f})" if len(xs) > 1 else ""  # noqa: E731
+    print(f"nbgrader autograde: {nb:.3f} s per submission{spread(nb_times)}")
+    print(f"cnncourse grade:    {cc:.3f} s per submission{spread(cc_times)}")
+    print(f"ratio: cnncourse is {nb / cc:.1f}x faster than nbgrader autograde (target >= 10x)")
+    if disagree:
+        print(f"SCORES DISAGREE on honest submissions: {disagree}")
+        return 1
+    print("scores agree on every honest submission")
+    warned = [s for s, kind in kinds.items() if kind == WARNS]
+    if warned:
+        print(f"{WARNS}: nbgrader {nb_scores[warned[0]]:g}, cnncourse {cc_scores[warned[0]]:g} "
+              "(nbgrader fails a test cell whose code printed to stderr)")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

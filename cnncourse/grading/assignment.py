@@ -1,0 +1,118 @@
+"""An assignment of a course: its source notebook, hidden suite and settings.
+
+Course layout::
+
+    COURSE/solutions/NAME/NAME.ipynb      the instructor's notebook (nbgrader source format)
+    COURSE/autograde/NAME/test_*.py       the hidden tests
+    COURSE/autograde/NAME/assignment.toml optional: forbidden, timeout, memory_mb, setup_timeout
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnncourse.grading.notebook import NotebookError, SourceNotebook, load_source
+from cnncourse.grading.sandbox import Limits
+
+# the cnncourse reference modules are always forbidden inside graded functions (see
+# sandbox.REFERENCE_NAMES); these names are listed for the report
+ALWAYS_FORBIDDEN = ("cnncourse.layers", "cnncourse.optim", "cnncourse.nn", "cnncourse.checks")
+SETTINGS = {"forbidden", "timeout", "memory_mb", "setup_timeout"}
+
+
+class AssignmentError(Exception):
+    """The course material itself is wrong (missing files, points that disagree)."""
+
+
+@dataclass
+class TestInfo:
+    name: str
+    grade_id: str
+    points: float
+
+
+@dataclass
+class Assignment:
+    course: Path
+    name: str
+    source: SourceNotebook
+    suite_dir: Path
+    test_files: list[Path]
+    forbidden: list[str]
+    limits: Limits
+    tests: list[TestInfo] = field(default_factory=list)
+
+    @property
+    def max_score(self) -> float:
+        return sum(test.points for test in self.tests)
+
+    def fingerprint(self) -> str:
+        """Changes whenever anything that decides a grade changes (for idempotent re-runs)."""
+        digest = hashlib.sha256()
+        for path in [self.source.path, *self.test_files, self.suite_dir / "assignment.toml"]:
+            if path.exists():
+                digest.update(path.read_bytes())
+        digest.update(repr((self.forbidden, self.limits)).encode())
+        return digest.hexdigest()
+
+
+def load_assignment(course: Path, name: str, **overrides) -> Assignment:
+    """Read an assignment; ``overrides`` (timeout, memory_mb) win over assignment.toml."""
+    course = Path(course).resolve()
+    source_path = course / "solutions" / name / f"{name}.ipynb"
+    suite_dir = course / "autograde" / name
+    if not source_path.is_file():
+        raise AssignmentError(f"no source notebook {source_path}")
+    test_files = sorted(suite_dir.glob("test_*.py"))
+    if not test_files:
+        raise AssignmentError(f"no hidden tests {suite_dir}/test_*.py")
+    settings = _read_settings(suite_dir / "assignment.toml")
+    settings.update({key: value for key, value in overrides.items() if value is not None})
+    try:
+        source = load_source(source_path)
+    except NotebookError as exc:
+        raise AssignmentError(str(exc)) from None
+    limits = Limits(
+        timeout=float(settings.get("timeout", 10)),
+        memory_mb=int(settings.get("memory_mb", 2048)),
+        setup_timeout=float(settings.get("setup_timeout", 60)),
+    )
+    forbidden = [str(name) for name in settings.get("forbidden", [])]
+    return Assignment(course, name, source, suite_dir, test_files, forbidden, limits)
+
+
+def _read_settings(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        settings = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise AssignmentError(f"{path}: {exc}") from None
+    unknown = set(settings) - SETTINGS
+    if unknown:
+        raise AssignmentError(f"{path}: unknown settings {sorted(unknown)}")
+    if not isinstance(settings.get("forbidden", []), list):
+        raise AssignmentError(f"{path}: forbidden must be a list of dotted names")
+    return settings
+
+
+def check_points(assignment: Assignment) -> None:
+    """Every test has points for an autograded cell, and per cell they sum to its points."""
+    cells = assignment.source.points
+    totals: dict[str, float] = {}
+    for test in assignment.tests:
+        if test.grade_id not in cells:
+            raise AssignmentError(
+                f"{test.name}: grade_id {test.grade_id!r} is not an autograded cell of "
+                f"{assignment.source.path.name} (those are {sorted(cells)})"
+            )
+        totals[test.grade_id] = totals.get(test.grade_id, 0.0) + test.points
+    for grade_id, points in cells.items():
+        if abs(totals.get(grade_id, 0.0) - points) > 1e-9:
+            raise AssignmentError(
+                f"cell {grade_id!r} is worth {points:g} points in the notebook but the "
+                f"hidden tests give it {totals.get(grade_id, 0.0):g}"
+            )

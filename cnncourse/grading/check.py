@@ -1,0 +1,76 @@
+"""``cnncourse check NOTEBOOK``: run an exercise notebook's visible self-checks from a shell.
+
+The notebook runs in a fresh Jupyter kernel, the way the student runs it, with any hidden
+test section removed first (an instructor's copy contains them), so nothing hidden is run
+or shown. The report lists each checked cell with its points and what went wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.S)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("notebook", type=Path, help="the exercise notebook (.ipynb)")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds per cell")
+
+
+def run(args: argparse.Namespace) -> int:
+    from nbclient import NotebookClient
+
+    from cnncourse.grading.notebook import NotebookError, read_notebook
+
+    try:
+        notebook = read_notebook(args.notebook)
+    except NotebookError as exc:
+        print(f"cnncourse check: {exc}")
+        return 2
+    checks = []
+    for cell in notebook.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            cell.source = HIDDEN.sub("", cell.source)
+            checks.append((cell, meta))
+    if not checks:
+        print(f"{args.notebook.name} has no self-check cells")
+        return 2
+    client = NotebookClient(
+        notebook,
+        timeout=args.timeout,
+        allow_errors=True,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(args.notebook.resolve().parent)}},
+    )
+    try:
+        client.execute()
+    except Exception as exc:  # the kernel died or a cell timed out: report what ran
+        print(f"the notebook stopped: {type(exc).__name__}: {str(exc)[:300]}")
+    return _report(args.notebook.name, checks)
+
+
+def _report(name: str, checks) -> int:
+    print(f"Self-checks of {name}:")
+    earned = total = 0.0
+    for cell, meta in checks:
+        points = float(meta.get("points", 0))
+        total += points
+        errors = [out for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+        ran = cell.get("execution_count") is not None
+        if ran and not errors:
+            earned += points
+            print(f"  passed  {meta.get('grade_id')} ({points:g} points)")
+        elif errors:
+            error = errors[0]
+            message = f"{error.get('ename')}: {error.get('evalue')}".strip(": ")
+            print(f"  FAILED  {meta.get('grade_id')} ({points:g} points): {message[:300]}")
+        else:
+            print(f"  not run {meta.get('grade_id')} ({points:g} points)")
+    print(
+        f"{earned:g} of {total:g} points pass the visible checks. The hidden tests decide the "
+        "grade: passing these checks is necessary, not sufficient."
+    )
+    return 0 if earned == total else 1

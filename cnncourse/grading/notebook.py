@@ -1,0 +1,132 @@
+"""Read the instructor's source notebook and a submission; assemble what the child runs.
+
+Answer cells (nbgrader solution cells) come from the submission, matched by grade id; setup
+and read-only cells come from the source; test cells come from neither. Points come from
+the source only, so nothing a student does to the metadata of their copy changes them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+
+class NotebookError(Exception):
+    """A notebook that cannot be read or does not have the cells grading needs."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    kind: str  # "setup" or "answer"
+    source: str
+    grade_id: str | None = None
+
+
+@dataclass
+class SourceNotebook:
+    """The instructor's notebook, reduced to what grading needs."""
+
+    path: Path
+    cells: list[Cell]
+    answer_ids: list[str]
+    points: dict[str, float]  # grade id of every autograded cell -> its points
+
+
+@dataclass
+class Submission:
+    """The answers found in a student's notebook."""
+
+    path: Path
+    answers: dict[str, str]  # grade id -> source of the answer cell
+    notes: list[str] = field(default_factory=list)  # anomalies shown to the instructor
+
+
+def _nbgrader(cell) -> dict:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def read_notebook(path: Path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return nbformat.read(handle, as_version=4)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NotebookError(f"{path.name} could not be read: {exc}") from None
+    except Exception as exc:  # nbformat raises several kinds on malformed documents
+        raise NotebookError(f"{path.name} is not a valid notebook: {exc}") from None
+
+
+def load_source(path: Path) -> SourceNotebook:
+    notebook = read_notebook(path)
+    cells: list[Cell] = []
+    answer_ids: list[str] = []
+    points: dict[str, float] = {}
+    for cell in notebook.cells:
+        meta = _nbgrader(cell)
+        grade_id = meta.get("grade_id")
+        if meta.get("grade") and not meta.get("solution"):
+            points[grade_id] = float(meta.get("points", 0))
+        if cell.cell_type != "code":
+            continue
+        if meta.get("solution"):
+            cells.append(Cell("answer", "", grade_id))
+            answer_ids.append(grade_id)
+        elif not meta.get("grade"):
+            cells.append(Cell("setup", to_python(cell.source)))
+    if not answer_ids:
+        raise NotebookError(f"{path} has no answer (nbgrader solution) cells")
+    return SourceNotebook(path, cells, answer_ids, points)
+
+
+def load_submission(path: Path, source: SourceNotebook) -> Submission:
+    notebook = read_notebook(path)
+    wanted = set(source.answer_ids)
+    answers: dict[str, str] = {}
+    notes: list[str] = []
+    for cell in notebook.cells:
+        grade_id = _nbgrader(cell).get("grade_id")
+        if grade_id not in wanted:
+            continue
+        if grade_id in answers:
+            notes.append(f"cell {grade_id!r} appears more than once; the first one was graded")
+            continue
+        if cell.cell_type != "code":
+            notes.append(f"answer cell {grade_id!r} is not a code cell any more")
+            answers[grade_id] = ""
+            continue
+        answers[grade_id] = to_python(cell.source)
+    for grade_id in source.answer_ids:
+        if grade_id not in answers:
+            notes.append(f"answer cell {grade_id!r} is missing from the notebook")
+    return Submission(path, answers, notes)
+
+
+def program_cells(source: SourceNotebook, submission: Submission) -> list[dict]:
+    """The cells the child runs, in the source's order, as plain dicts for the wire."""
+    cells = []
+    for index, cell in enumerate(source.cells):
+        if cell.kind == "answer":
+            text = submission.answers.get(cell.grade_id, "")
+            cells.append({"kind": "answer", "grade_id": cell.grade_id, "source": text})
+        else:
+            cells.append({"kind": "setup", "index": str(index), "source": cell.source})
+    return cells
+
+
+_MAGIC = re.compile(r"^\s*[%!]|\?\s*$", re.M)
+
+
+def to_python(source: str) -> str:
+    """Cell text as plain Python: magics and ``!shell`` lines become ``get_ipython()`` calls."""
+    if not _MAGIC.search(source):
+        return source  # plain Python: skip IPython's (slow to import) transformer
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        return TransformerManager().transform_cell(source)
+    except Exception:  # a cell IPython cannot parse either: let compile() report it in context
+        return source

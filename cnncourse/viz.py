@@ -1,0 +1,245 @@
+"""Plotting helpers used by the book and the demos.
+
+Every function draws onto a ``matplotlib.figure.Figure`` it creates (or an ``Axes`` it is
+given) and returns it, so the same code serves a notebook cell (the figure displays itself),
+a widget (:func:`fig_to_png` turns it into PNG bytes) and a test (which inspects the data).
+Figures made here never go through ``pyplot``'s global state, so nothing is displayed twice.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from matplotlib.figure import Figure
+
+# ImageNet Large Scale Visual Recognition Challenge, classification task: top-5 error of the
+# winning entry each year (Russakovsky et al., "ImageNet Large Scale Visual Recognition
+# Challenge", IJCV 2015, Fig. 9 and Table 6; He et al. 2015 for the 2015 ResNet entry).
+ILSVRC_TOP5_ERROR = {
+    2010: ("NEC-UIUC (SIFT + SVM)", 28.2, "shallow"),
+    2011: ("XRCE (Fisher vectors)", 25.8, "shallow"),
+    2012: ("AlexNet (SuperVision)", 16.4, "ConvNet, 8 layers"),
+    2013: ("Clarifai (ZFNet)", 11.7, "ConvNet, 8 layers"),
+    2014: ("GoogLeNet", 6.7, "ConvNet, 22 layers"),
+    2015: ("ResNet (MSRA)", 3.57, "ConvNet, 152 layers"),
+}
+# Andrej Karpathy's own top-5 error on a 1500-image test sample (Russakovsky et al. 2015).
+HUMAN_TOP5_ERROR = 5.1
+
+
+def new_figure(
+    width: float = 6.0, height: float = 4.0, dpi: int = 80, layout: str | None = "constrained"
+) -> Figure:
+    """A figure outside pyplot (constrained layout by default), ready for ``fig.subplots``."""
+    return Figure(figsize=(width, height), dpi=dpi, layout=layout)
+
+
+def fig_to_png(fig: Figure, dpi: int | None = None) -> bytes:
+    """The figure rendered as PNG bytes (for ``ipywidgets.Image``)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi or fig.dpi)
+    return buf.getvalue()
+
+
+def to_numpy(a) -> np.ndarray:
+    """A numpy copy of an array or a torch tensor (detached, on the CPU)."""
+    if hasattr(a, "detach"):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
+def show_images(
+    images,
+    titles=None,
+    ncols: int | None = None,
+    cmap: str = "gray",
+    size: float = 1.6,
+    vmin=None,
+    vmax=None,
+    suptitle: str | None = None,
+    colorbar: bool = False,
+) -> Figure:
+    """A grid of images: 2-D arrays (with ``cmap``) or H x W x 3 colour images."""
+    images = [to_numpy(im) for im in images]
+    n = len(images)
+    if n == 0:
+        raise ValueError("show_images needs at least one image")
+    ncols = ncols or min(n, 8)
+    nrows = -(-n // ncols)
+    fig = new_figure(size * ncols, size * nrows + (0.35 if suptitle else 0.0))
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for k, ax in enumerate(axes):
+        ax.set_axis_off()
+        if k >= n:
+            continue
+        im = ax.imshow(
+            images[k],
+            cmap=None if images[k].ndim == 3 else cmap,
+            vmin=vmin,
+            vmax=vmax,
+            interpolation="nearest",
+        )
+        if titles is not None:
+            ax.set_title(str(titles[k]), fontsize=9)
+        if colorbar:
+            fig.colorbar(im, ax=ax, shrink=0.8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def to_display(img) -> np.ndarray:
+    """An image as H x W (grey) or H x W x 3 in [0, 1], from (C, H, W) or (H, W, C)."""
+    a = to_numpy(img).astype(float)
+    if a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[-1] not in (1, 3):
+        a = np.moveaxis(a, 0, -1)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    lo, hi = a.min(), a.max()
+    return (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+
+
+def plot_imagenet_errors(ax=None) -> Figure:
+    """Bar chart of the ILSVRC winners' top-5 error, 2010-2015, with the human baseline."""
+    fig = None
+    if ax is None:
+        fig = new_figure(7.0, 3.8)
+        ax = fig.subplots()
+    years = sorted(ILSVRC_TOP5_ERROR)
+    errors = [ILSVRC_TOP5_ERROR[y][1] for y in years]
+    colors = ["#999999" if ILSVRC_TOP5_ERROR[y][2] == "shallow" else "#1f77b4" for y in years]
+    bars = ax.bar([str(y) for y in years], errors, color=colors)
+    for bar, y in zip(bars, years, strict=True):
+        name, err, _ = ILSVRC_TOP5_ERROR[y]
+        ax.annotate(
+            f"{err:g}%\n{name}",
+            (bar.get_x() + bar.get_width() / 2, err),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
+    ax.axhline(HUMAN_TOP5_ERROR, color="crimson", ls="--", lw=1)
+    ax.text(
+        -0.4, HUMAN_TOP5_ERROR + 0.6, f"human ({HUMAN_TOP5_ERROR}%)", color="crimson", fontsize=8
+    )
+    ax.set_ylabel("top-5 error (%)")
+    ax.set_ylim(0, max(errors) * 1.3)
+    ax.set_title("ImageNet classification: winning entries (grey: no ConvNet)")
+    return fig if fig is not None else ax.figure
+
+
+def annotate_matrix(
+    ax, M, fmt: str = "{:g}", cmap: str = "Blues", title: str | None = None, labels=None
+):
+    """Draw a small matrix as coloured cells with its numbers (or ``labels``) written in."""
+    M = to_numpy(M)
+    if M.ndim == 1:
+        M = M[None]
+    ax.imshow(M, cmap=cmap, vmin=min(M.min(), 0), vmax=max(M.max(), 1e-12))
+    for (i, j), v in np.ndenumerate(M):
+        text = labels[i][j] if labels is not None else fmt.format(v)
+        ax.text(
+            j,
+            i,
+            text,
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="white" if v > 0.6 * M.max() and M.max() > 0 else "black",
+        )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def plot_windows(H: int, HH: int, stride: int, pad: int = 0, ax=None) -> Figure:
+    """The input grid (with its zero padding) and where an HH x HH filter lands along a row.
+
+    Windows that fit are drawn in colour; when ``(H - HH + 2*pad)`` is not a multiple of
+    ``stride`` the last, overhanging window is drawn dashed in red.
+    """
+    fig = None
+    if ax is None:
+        fig = new_figure(3.2, 3.2)
+        ax = fig.subplots()
+    from matplotlib.patches import Rectangle
+
+    P = H + 2 * pad
+    for i in range(P):
+        for j in range(P):
+            inside = pad <= i < pad + H and pad <= j < pad + H
+            ax.add_patch(
+                Rectangle(
+                    (j, i),
+                    1,
+                    1,
+                    fill=True,
+                    lw=0.5,
+                    ec="#888888",
+                    fc="#f4f4f4" if inside else "#dddddd",
+                )
+            )
+            if not inside:
+                ax.text(
+                    j + 0.5, i + 0.5, "0", ha="center", va="center", fontsize=6, color="#777777"
+                )
+    starts = list(range(0, P - HH + 1, stride))
+    colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
+    for k, s in enumerate(starts):
+        ax.add_patch(
+            Rectangle(
+                (s + 0.08 * k, 0.08 * k), HH, HH, fill=False, lw=2, ec=colors[k % len(colors)]
+            )
+        )
+    overhang = starts[-1] + stride if starts else 0
+    if (P - HH) % stride and overhang < P:
+        ax.add_patch(Rectangle((overhang, 0), HH, HH, fill=False, lw=2, ls="--", ec="red"))
+    ax.set_xlim(-0.1, max(P, overhang + HH if (P - HH) % stride else P) + 0.1)
+    ax.set_ylim(P + 0.1, -0.1)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    ax.set_title(f"{H}x{H} input, {HH}x{HH} filter, stride {stride}, pad {pad}", fontsize=9)
+    return fig if fig is not None else ax.figure
+
+
+def plot_graph(nodes, edges, ax=None, title: str | None = None) -> Figure:
+    """A computational graph with forward values (green) and gradients (red).
+
+    ``nodes``: dict name -> (x, y, label, value, grad); value/grad may be None.
+    ``edges``: list of (from, to) names.
+    """
+    fig = None
+    if ax is None:
+        fig = new_figure(6.5, 3.2)
+        ax = fig.subplots()
+    for a, b in edges:
+        xa, ya = nodes[a][:2]
+        xb, yb = nodes[b][:2]
+        ax.annotate(
+            "",
+            xy=(xb - 0.28, yb),
+            xytext=(xa + 0.28, ya),
+            arrowprops={"arrowstyle": "->", "color": "#555555"},
+        )
+    for x, y, label, value, grad in nodes.values():
+        ax.scatter([x], [y], s=1100, c="#ffffff", edgecolors="#333333", zorder=3)
+        ax.text(x, y, label, ha="center", va="center", fontsize=11, zorder=4)
+        if value is not None:
+            ax.text(x + 0.22, y + 0.22, f"{value:g}", ha="left", color="#2ca02c", fontsize=10)
+        if grad is not None:
+            ax.text(
+                x + 0.22, y - 0.22, f"{grad:g}", ha="left", va="top", color="#d62728", fontsize=10
+            )
+    xs = [v[0] for v in nodes.values()]
+    ys = [v[1] for v in nodes.values()]
+    ax.set_xlim(min(xs) - 0.6, max(xs) + 0.9)
+    ax.set_ylim(min(ys) - 0.7, max(ys) + 0.7)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title + "   (green: forward value, red: gradient)", fontsize=10)
+    return fig if fig is not None else ax.figure

@@ -1,0 +1,163 @@
+"""The book's interactive demos: every option renders its own picture, and the controls are
+wired to the picture stacks with browser-side links (so the static site works without a
+kernel). Small option sets keep the suite fast; the wiring is the same as with the defaults.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+
+import ipywidgets as ipw
+import numpy as np
+import pytest
+from ipywidgets.embed import embed_data
+from ipywidgets.widgets.widget_link import Link
+from PIL import Image
+
+from cnncourse import widgets as W
+
+SMALL = {
+    "conv": lambda: W.conv_demo(
+        size=40, filters=["vertical edges (Sobel x)", "blur (5x5 box)"], strides=(1, 2), pads=(0, 1)
+    ),
+    "activations": lambda: W.activation_demo(points=(-3, 0.5, 3)),
+    "optimizer_race": lambda: W.optimizer_race(learning_rates=(0.1, 0.5), frames=(0, 3, 10)),
+    "lr_schedules": lambda: W.lr_schedule_demo(learning_rates=(0.05, 0.4), epochs=12),
+    "dropout": lambda: W.dropout_demo(size=24, keep_probs=(0.8, 0.3), seeds=(1, 2)),
+    "batchnorm": lambda: W.batchnorm_demo(momenta=(0.5, 0.9), frames=(1, 10, 50)),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(SMALL))
+def demo(request):
+    return request.param, SMALL[request.param]()
+
+
+def test_every_named_demo_has_a_small_variant():
+    assert set(SMALL) == set(W.all_demos())
+
+
+def _walk(root, index):
+    node = root
+    for i in index:
+        assert isinstance(node, ipw.Stack)
+        node = node.children[i]
+    assert isinstance(node, ipw.Image)
+    return node
+
+
+def test_each_option_renders_a_distinct_png(demo):
+    name, d = demo
+    assert isinstance(d, W.StaticDemo) and isinstance(d, ipw.VBox)
+    assert "cnn-demo" in d._dom_classes
+    n_options = [len(c.labels) for c in d.spec]
+    assert len(d.pngs) == math.prod(n_options)
+    digests = {hashlib.sha256(p).hexdigest() for p in d.pngs.values()}
+    assert len(digests) == len(d.pngs), f"{name}: two options render the same picture"
+    root = d.children[-1]
+    for index, png in d.pngs.items():
+        img = Image.open(io.BytesIO(png))
+        assert img.format == "PNG" and img.size[0] > 200 and img.size[1] > 100
+        # the picture shown for these option indices is the one rendered for them
+        assert _walk(root, index).value == png
+
+
+def test_controls_are_jslinked_to_every_stack_of_their_level(demo):
+    name, d = demo
+    assert len(d.controls) == len(d.spec) == len(d.stacks)
+    expected_stacks = 1
+    for level, (control, spec) in enumerate(zip(d.controls, d.spec, strict=True)):
+        assert isinstance(control, ipw.SelectionSlider | ipw.Dropdown)
+        assert list(control.options) == list(spec.labels)
+        assert len(d.stacks[level]) == expected_stacks
+        for stack in d.stacks[level]:
+            assert len(stack.children) == len(spec.labels)
+            assert stack.selected_index == control.index == spec.initial
+        expected_stacks *= len(spec.labels)
+    pairs = {
+        (link.source[0].model_id, link.source[1], link.target[0].model_id, link.target[1])
+        for link in d.links
+    }
+    assert all(isinstance(link, Link) for link in d.links)
+    for control, stacks in zip(d.controls, d.stacks, strict=True):
+        for stack in stacks:
+            assert (control.model_id, "index", stack.model_id, "selected_index") in pairs
+
+    # The links survive into the embedded widget state that the static page loads.
+    state = embed_data(views=[d])["manager_state"]["state"]
+    embedded = {
+        (s["state"]["source"][0], s["state"]["target"][0])
+        for s in state.values()
+        if s["model_name"] == "LinkModel"
+    }
+    for link in d.links:
+        ids = (f"IPY_MODEL_{link.source[0].model_id}", f"IPY_MODEL_{link.target[0].model_id}")
+        assert ids in embedded
+    assert name  # the fixture id names the demo in failures
+
+
+def test_activation_curves_match_closed_forms():
+    x = np.linspace(-5, 5, 41)
+    sig = 1 / (1 + np.exp(-x))
+    expected = {
+        "sigmoid": (sig, sig * (1 - sig)),
+        "tanh": (np.tanh(x), 1 - np.tanh(x) ** 2),
+        "ReLU": (np.maximum(x, 0), (x > 0).astype(float)),
+        "leaky ReLU (0.1)": (np.where(x > 0, x, 0.1 * x), np.where(x > 0, 1.0, 0.1)),
+        "ELU (alpha=1)": (np.where(x > 0, x, np.expm1(x)), np.where(x > 0, 1.0, np.exp(x))),
+        "maxout (2 pieces)": (
+            np.maximum(0.5 * x + 0.5, -1.5 * x - 1.0),
+            np.where(0.5 * x + 0.5 >= -1.5 * x - 1.0, 0.5, -1.5),
+        ),
+    }
+    for name, (f, df) in expected.items():
+        _, got_f, got_df = W.activation_curves(name, x)
+        np.testing.assert_allclose(got_f, f, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(got_df, df, atol=1e-12, err_msg=name)
+    with pytest.raises(ValueError, match="unknown activation"):
+        W.activation_curves("swish")
+
+
+def test_race_sgd_follows_the_closed_form_on_the_ravine():
+    lr, steps = 0.3, 25
+    paths = W.race(lr, steps, start=(-9.0, 2.0))
+    k = np.arange(steps + 1)
+    expected = np.stack([-9.0 * (1 - lr / 10) ** k, 2.0 * (1 - 2 * lr) ** k], axis=1)
+    np.testing.assert_allclose(paths["SGD"], expected, rtol=1e-12)
+    for name, path in paths.items():
+        loss_start, _ = W.ravine(path[0])
+        loss_end, _ = W.ravine(path[-1])
+        assert loss_end < loss_start, name
+
+
+def test_decaying_the_rate_lowers_the_noise_floor():
+    from cnncourse import optim
+
+    constant = W.noisy_regression_run(lambda lr, e: lr, 0.4, epochs=30)
+    decayed = W.noisy_regression_run(
+        lambda lr, e: optim.cosine_decay(lr, e, total_epochs=30), 0.4, epochs=30
+    )
+    assert np.all(constant >= -1e-12) and np.all(decayed >= -1e-12)
+    assert decayed[-1] < constant[-1] / 10
+
+
+def test_batchnorm_running_statistics_converge():
+    mu, sd, means, variances, x, out, _ = W.batchnorm_trace(0.9, 300, batch_size=64)
+    assert means.shape == (301, 4) and np.all(means[0] == 0)
+    np.testing.assert_allclose(means[-1], mu, atol=0.6)
+    np.testing.assert_allclose(np.sqrt(variances[-1]), sd, rtol=0.3)
+    np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-6)
+    np.testing.assert_allclose(out.std(axis=0), 1, atol=1e-3)
+
+
+def test_control_validation():
+    with pytest.raises(ValueError, match="as many labels"):
+        W.Control("a", ["x"], [1, 2])
+    with pytest.raises(ValueError, match="distinct"):
+        W.Control("a", ["x", "x"], [1, 2])
+    with pytest.raises(ValueError, match="kind"):
+        W.Control("a", ["x"], [1], kind="knob")
+    with pytest.raises(TypeError, match="PNG"):
+        W.static_demo("t", [W.Control("a", ["x"], [1])], lambda v: b"not a png")

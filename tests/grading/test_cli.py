@@ -1,0 +1,126 @@
+"""`cnncourse grade` end to end: outputs, gradebook, re-runs, other isolation levels."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import grade
+from grading_corpus import CASES, COURSE, build
+
+
+def test_json_records_follow_the_documented_schema(corpus_run):
+    record = corpus_run[0]["honest"]
+    assert {"student", "assignment", "score", "max_score", "status", "isolation", "tests"} <= set(
+        record
+    )
+    for test in record["tests"]:
+        assert {"name", "grade_id", "points", "max_points", "status", "message"} <= set(test)
+
+
+def test_class_csv_has_one_row_per_student(corpus_run):
+    _records, paths, _process = corpus_run
+    with open(paths["csv"]) as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    assert set(rows) == set(CASES)
+    assert rows["honest"]["score"] == "6" and rows["released_stubs"]["score"] == "3"
+
+
+def test_feedback_pages_show_outcomes_but_not_hidden_test_source(corpus_run):
+    _records, paths, _process = corpus_run
+    page = (paths["feedback"] / "monkeypatches_numpy_builtins_and_checks.html").read_text()
+    assert "wrong result" in page and "4 / 6" in page
+    hidden_source = (COURSE / "autograde/sample/test_sample.py").read_text()
+    assert "_data(" in hidden_source and "_data(" not in page
+    assert "<script" not in page
+
+
+def test_nbgrader_export_reads_the_scores_from_the_gradebook(corpus_run, tmp_path):
+    records, paths, _process = corpus_run
+    exported = tmp_path / "grades.csv"
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
+    nbgrader = Path(sys.executable).with_name("nbgrader")
+    result = subprocess.run(
+        [str(nbgrader), "export", "--db", f"sqlite:///{paths['gradebook']}", "--to", str(exported)],
+        cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    with open(exported) as handle:
+        scores = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(handle)}
+    assert scores == {name: record["score"] for name, record in records.items()}
+
+
+def test_a_rerun_reuses_unchanged_grades(corpus_run):
+    _records, paths, _process = corpus_run
+    before = json.loads(paths["json"].read_text())
+    again = grade("sample", str(paths["submitted"]), "--json", str(paths["json"]))
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(paths["json"].read_text()) == before
+
+
+def test_rlimits_level_grades_and_reports_itself(tmp_path):
+    for name in ("honest", "infinite_loop_in_one_function"):
+        build(CASES[name], tmp_path / "sub" / name / "sample" / "sample.ipynb", {})
+    out = tmp_path / "r.json"
+    result = grade("sample", str(tmp_path / "sub"), "--isolation", "rlimits", "--json", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = {r["student"]: r for r in json.loads(out.read_text())["submissions"]}
+    assert {r["isolation"] for r in records.values()} == {"rlimits"}
+    assert records["honest"]["score"] == 6
+    assert records["infinite_loop_in_one_function"]["score"] == 4
+
+
+def test_an_unreadable_notebook_is_recorded_as_invalid(tmp_path):
+    bad = tmp_path / "sub" / "mallory" / "sample" / "sample.ipynb"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{not json")
+    out = tmp_path / "r.json"
+    result = grade("sample", str(bad), "--json", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    record = json.loads(out.read_text())["submissions"][0]
+    assert record["status"] == "invalid" and record["score"] == 0
+    assert {t["status"] for t in record["tests"]} == {"not_run"}
+
+
+def test_points_that_disagree_with_the_notebook_stop_the_run(tmp_path):
+    import shutil
+
+    course = tmp_path / "course"
+    shutil.copytree(COURSE, course)
+    suite = course / "autograde/sample/test_sample.py"
+    suite.write_text(
+        suite.read_text().replace(
+            'points(1, grade_id="test_output_size")', 'points(5, grade_id="test_output_size")'
+        )
+    )
+    sub = build(CASES["honest"], tmp_path / "alice.ipynb", {})
+    result = grade("sample", str(sub), "--course", str(course))
+    assert result.returncode == 2
+    assert "worth 1 points in the notebook but the hidden tests give it 5" in result.stderr
+
+
+def test_check_runs_only_the_visible_checks_of_the_instructor_notebook(tmp_path):
+    import shutil
+
+    notebook = tmp_path / "sample.ipynb"
+    shutil.copy(COURSE / "solutions/sample/sample.ipynb", notebook)
+    result = subprocess.run(
+        [sys.executable, "-m", "cnncourse", "check", str(notebook)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    assert "6 of 6 points pass the visible checks" in result.stdout
+    assert "HIDDEN" not in result.stdout
+
+
+def test_check_reports_a_failing_self_check(tmp_path):
+    notebook = build(CASES["released_stubs"], tmp_path / "s.ipynb", {})
+    result = subprocess.run(
+        [sys.executable, "-m", "cnncourse", "check", str(notebook)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "FAILED  test_relu" in result.stdout
