@@ -19,6 +19,7 @@ landing in an interval, so a book can show the computed share next to the counte
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,17 +52,19 @@ def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
     return np.random.default_rng(rng)
 
 
-class Distribution:
+class Distribution(ABC):
     """A 1-D search distribution: ``sample`` and the exact ``prob`` of an interval."""
 
     low: float
     high: float
 
+    @abstractmethod
     def sample(self, size: int | None = None, rng: np.random.Generator | int | None = None):
-        raise NotImplementedError
+        """Draw ``size`` values (one float when ``size`` is None)."""
 
+    @abstractmethod
     def cdf(self, x: float) -> float:
-        raise NotImplementedError
+        """Probability that a draw is <= ``x``."""
 
     def prob(self, lo: float, hi: float) -> float:
         """Probability that a draw lands in ``[lo, hi]`` (clipped to the support)."""
