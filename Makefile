@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check -q
 
-.PHONY: install book test lint test-torchvision constraints clean
+.PHONY: install book notebooks test lint test-torchvision constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,18 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 ## make book: build the textbook into _build/html (warnings are errors; executed cells are cached)
+## (a course with its own hub: make book JUPYTERHUB_URL=https://hub.your-university.edu)
 book: $(STAMP)
+ifdef JUPYTERHUB_URL
+	$(BIN)/python scripts/book_config.py --jupyterhub-url "$(JUPYTERHUB_URL)" _build/_config.local.yml
+	$(BIN)/jupyter-book build . -W --config _build/_config.local.yml
+else
 	$(BIN)/jupyter-book build . -W
+endif
+
+## make notebooks: regenerate each chapter's paired .ipynb (launch buttons open it) from its .md
+notebooks: $(STAMP)
+	$(BIN)/jupytext --sync book/[0-9]*.md
 
 ## make test: ruff, then every test (including a strict book build and browser checks)
 test: lint
