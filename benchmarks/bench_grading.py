@@ -5,7 +5,16 @@ Builds a real nbgrader course in a temporary folder from the grader's sample ass
 them with both tools in this one run, checks that the scores agree on the honest ones, and
 prints the time per submission of each and their ratio (median of --rounds rounds).
 
-    python benchmarks/bench_grading.py [--students 20] [--rounds 1] [--jobs CORES]
+    python benchmarks/bench_grading.py [--students 20] [--rounds 1] [--jobs CORES] [--gradebook]
+
+Each tool runs as one command over all N submissions, as an instructor runs it, so each pays
+its own start-up once (nbgrader: importing nbconvert and friends; cnncourse: the isolation
+probe and the collection of the hidden suite) and the per-submission time includes its share.
+``nbgrader autograde`` always writes its gradebook and autograded notebooks; ``cnncourse
+grade`` writes its JSON results, and with ``--gradebook`` also an nbgrader gradebook and the
+autograded notebooks (for ``nbgrader generate_feedback``), into the course's gradebook that
+``nbgrader generate_assignment`` created, which costs it the import of nbgrader and the
+gradebook's own per-submission writes.
 """
 
 from __future__ import annotations
@@ -75,12 +84,17 @@ def time_nbgrader(folder: Path, kinds: dict[str, str]) -> tuple[float, dict[str,
     return elapsed / len(kinds), nbgrader_scores(folder)
 
 
-def time_cnncourse(folder: Path, kinds: dict[str, str], jobs: int) -> tuple[float, dict]:
+def time_cnncourse(
+    folder: Path, kinds: dict[str, str], jobs: int, gradebook: bool
+) -> tuple[float, dict]:
     out = folder / "cnncourse.json"
+    # the course's own gradebook, which nbgrader generate_assignment made (its scores were
+    # exported just before); the autograded notebooks go where nbgrader put its own
+    extra = ["--gradebook", f"sqlite:///{folder / 'gradebook.db'}"] if gradebook else []
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "cnncourse", "grade", "sample", str(folder / "submitted"),
-         "--course", str(COURSE), "--json", str(out), "--jobs", str(jobs), "--force"],
+         "--course", str(COURSE), "--json", str(out), "--jobs", str(jobs), "--force", *extra],
         env=ENV, capture_output=True, text=True,
     )  # fmt: skip
     elapsed = time.perf_counter() - start
@@ -96,6 +110,11 @@ def main() -> int:
     parser.add_argument("--students", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--gradebook",
+        action="store_true",
+        help="cnncourse also writes an nbgrader gradebook and autograded notebooks",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -103,12 +122,13 @@ def main() -> int:
         nb_times, cc_times = [], []
         for _ in range(args.rounds):
             nb_time, nb_scores = time_nbgrader(folder, kinds)
-            cc_time, cc_scores = time_cnncourse(folder, kinds, args.jobs)
+            cc_time, cc_scores = time_cnncourse(folder, kinds, args.jobs, args.gradebook)
             nb_times.append(nb_time)
             cc_times.append(cc_time)
     disagree = [s for s, kind in kinds.items() if kind in HONEST and nb_scores[s] != cc_scores[s]]
+    gradebook = " --gradebook" if args.gradebook else ""
     print(f"{args.students} submissions ({sum(k in HONEST for k in kinds.values())} honest), "
-          f"{args.rounds} round(s), cnncourse --jobs {args.jobs}")  # fmt: skip
+          f"{args.rounds} round(s), cnncourse --jobs {args.jobs}{gradebook}")  # fmt: skip
     for student, kind in sorted(kinds.items()):
         print(f"  {student} {kind:<42} nbgrader {nb_scores[student]:>4g}"
               f"  cnncourse {cc_scores[student]:>4g}")  # fmt: skip

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-
-from tqdm import tqdm
 
 from cnncourse.grading import results
 from cnncourse.grading.assignment import AssignmentError, load_assignment
+from cnncourse.grading.autograded import nbgrader_course, write_autograded
 from cnncourse.grading.report import write_feedback
-from cnncourse.grading.runner import (
-    _fingerprint,
-    collect_tests,
-    find_submissions,
-    grade_submission,
-)
-from cnncourse.grading.sandbox import LEVELS, available, best_level
+from cnncourse.grading.sandbox import LEVELS, start_probing
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +47,24 @@ def _error(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    # started first: the probe and the gradebook's process run while the suite loads
+    gradebook = results.GradebookProcess(args.gradebook) if args.gradebook else None
+    try:
+        code = _run(args, gradebook)
+    finally:
+        failed = gradebook.close() if gradebook is not None else []
+    if failed:
+        print(f"gradebook: {len(failed)} submission(s) not written", file=sys.stderr)
+        return max(code, 1)
+    return code
+
+
+def _run(args: argparse.Namespace, gradebook) -> int:
+    wait_for_level = start_probing(args.isolation)
+    from tqdm import tqdm
+
+    from cnncourse.grading.runner import _fingerprint, collect_tests, find_submissions, grade_all
+
     try:
         assignment = load_assignment(
             args.course, args.assignment, timeout=args.timeout, memory_mb=args.memory
@@ -64,9 +73,9 @@ def run(args: argparse.Namespace) -> int:
         submissions = find_submissions(args.submissions, args.assignment)
     except (AssignmentError, FileNotFoundError, ValueError) as exc:
         return _error(str(exc))
-    level = best_level() if args.isolation == "auto" else args.isolation
-    if not available(level):
-        return _error(f"isolation level {level!r} is not available on this machine")
+    level = wait_for_level()
+    if level is None:
+        return _error(f"isolation level {args.isolation!r} is not available on this machine")
 
     previous = {} if args.force else results.load_previous(args.json)
     records: dict[str, dict] = {}
@@ -77,26 +86,18 @@ def run(args: argparse.Namespace) -> int:
             records[submission.student] = earlier
         else:
             todo.append(submission)
-    hidden = _output_folders(args)
-    out = Outputs(args, assignment)
+    hidden = _output_folders(args) + _submission_folders(args, submissions)
+    out = Outputs(args, assignment, gradebook)
     for record in records.values():
         out.write(record, records)
 
-    jobs = max(1, min(args.jobs, len(todo) or 1))
-    # fork: workers inherit the imports already done here; no thread is running yet
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {
-            pool.submit(grade_submission, assignment, sub, level, hidden): sub for sub in todo
-        }
-        bar = tqdm(total=len(submissions), initial=len(records), unit="submission", file=sys.stderr)
-        for future in as_completed(futures):
-            record = future.result()
-            records[record["student"]] = record
-            out.write(record, records)
-            bar.update()
-        bar.close()
+    tqdm.monitor_interval = 0  # no monitor thread: a replacement worker is forked from here
+    bar = tqdm(total=len(submissions), initial=len(records), unit="submission", file=sys.stderr)
+    for record in grade_all(assignment, todo, level, hidden, args.jobs):
+        records[record["student"]] = record
+        out.write(record, records)
+        bar.update()
+    bar.close()
     _print_summary(list(records.values()), level)
     return 1 if out.failures else 0
 
@@ -110,12 +111,31 @@ def _output_folders(args) -> list[str]:
     return [str(Path(path).resolve().parent) for path in folders if path]
 
 
+def _submission_folders(args, submissions) -> list[str]:
+    """Folders of the class's notebooks: no child sees another student's submission.
+
+    For nbgrader's ``COURSE/submitted/<student>/<assignment>/`` layout that is the whole
+    nbgrader course folder (its source/ notebooks hold the solutions).
+    """
+    folders = {
+        str(path.resolve() if path.is_dir() else path.resolve().parent) for path in args.submissions
+    }
+    for submission in submissions:
+        course = nbgrader_course(submission.notebook, args.assignment)
+        if course is not None:
+            folders.add(str(course))
+    return sorted(folders)
+
+
 class Outputs:
     """Writes every output as each submission finishes, so an interrupted run keeps them."""
 
-    def __init__(self, args, assignment):
+    def __init__(self, args, assignment, gradebook: results.GradebookProcess | None):
         self.args = args
         self.assignment = assignment
+        self.gradebook = gradebook
+        if gradebook is not None:
+            gradebook.start(assignment.source)
         self.failures: list[str] = []
 
     def write(self, record: dict, records: dict[str, dict]) -> None:
@@ -128,12 +148,13 @@ class Outputs:
             results.write_csv(args.csv, list(records.values()))
         if args.feedback:
             write_feedback(args.feedback, record)
-        if args.gradebook:
+        if self.gradebook is not None:
+            self.gradebook.write(record)  # its own process reports failures at the end
             try:
-                results.write_gradebook(args.gradebook, self.assignment.source, record)
-            except Exception as exc:  # a locked or foreign database: say so, keep grading
+                write_autograded(record, self.assignment.source.path)  # for generate_feedback
+            except (OSError, ValueError) as exc:
                 self.failures.append(record["student"])
-                print(f"gradebook: {record['student']}: {exc}", file=sys.stderr)
+                print(f"autograded notebook: {record['student']}: {exc}", file=sys.stderr)
 
 
 def _print_summary(records: list[dict], level: str) -> None:

@@ -12,8 +12,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
 
 class NotebookError(Exception):
     """A notebook that cannot be read or does not have the cells grading needs."""
@@ -51,6 +49,9 @@ def _nbgrader(cell) -> dict:
 
 
 def read_notebook(path: Path):
+    """The notebook as an ``nbformat.NotebookNode`` (any nbformat version, converted to 4)."""
+    import nbformat  # slow to import (its schema validator's dependencies): only when needed
+
     try:
         with open(path, encoding="utf-8") as handle:
             return nbformat.read(handle, as_version=4)
@@ -60,45 +61,80 @@ def read_notebook(path: Path):
         raise NotebookError(f"{path.name} is not a valid notebook: {exc}") from None
 
 
+def read_cells(path: Path) -> list[dict]:
+    """The notebook's cells as dicts with ``cell_type``, ``metadata`` and ``source`` (a str).
+
+    nbformat 4 documents are parsed here with the json module: importing nbformat takes
+    seconds, more than grading a submission. Other versions go through nbformat's conversion.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NotebookError(f"{path.name} could not be read: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise NotebookError(f"{path.name} is not a valid notebook: {exc}") from None
+    if not isinstance(document, dict) or document.get("nbformat") != 4:
+        return [dict(cell) for cell in read_notebook(path).cells]
+    cells = document.get("cells")
+    if not isinstance(cells, list):
+        raise NotebookError(f"{path.name} is not a valid notebook: it has no list of cells")
+    return [_checked_cell(cell, index, path) for index, cell in enumerate(cells)]
+
+
+def _checked_cell(cell, index: int, path: Path) -> dict:
+    source = cell.get("source") if isinstance(cell, dict) else None
+    if isinstance(source, list) and all(isinstance(line, str) for line in source):
+        source = "".join(source)
+    if not (
+        isinstance(source, str)
+        and isinstance(cell.get("cell_type"), str)
+        and isinstance(cell.get("metadata"), dict)
+    ):
+        raise NotebookError(
+            f"{path.name} is not a valid notebook: cell {index} needs a cell_type, "
+            "metadata and source"
+        )
+    return {**cell, "source": source}
+
+
 def load_source(path: Path) -> SourceNotebook:
-    notebook = read_notebook(path)
     cells: list[Cell] = []
     answer_ids: list[str] = []
     points: dict[str, float] = {}
-    for cell in notebook.cells:
+    for cell in read_cells(path):
         meta = _nbgrader(cell)
         grade_id = meta.get("grade_id")
         if meta.get("grade") and not meta.get("solution"):
             points[grade_id] = float(meta.get("points", 0))
-        if cell.cell_type != "code":
+        if cell["cell_type"] != "code":
             continue
         if meta.get("solution"):
             cells.append(Cell("answer", "", grade_id))
             answer_ids.append(grade_id)
         elif not meta.get("grade"):
-            cells.append(Cell("setup", to_python(cell.source)))
+            cells.append(Cell("setup", to_python(cell["source"])))
     if not answer_ids:
         raise NotebookError(f"{path} has no answer (nbgrader solution) cells")
     return SourceNotebook(path, cells, answer_ids, points)
 
 
 def load_submission(path: Path, source: SourceNotebook) -> Submission:
-    notebook = read_notebook(path)
     wanted = set(source.answer_ids)
     answers: dict[str, str] = {}
     notes: list[str] = []
-    for cell in notebook.cells:
+    for cell in read_cells(path):
         grade_id = _nbgrader(cell).get("grade_id")
         if grade_id not in wanted:
             continue
         if grade_id in answers:
             notes.append(f"cell {grade_id!r} appears more than once; the first one was graded")
             continue
-        if cell.cell_type != "code":
+        if cell["cell_type"] != "code":
             notes.append(f"answer cell {grade_id!r} is not a code cell any more")
             answers[grade_id] = ""
             continue
-        answers[grade_id] = to_python(cell.source)
+        answers[grade_id] = to_python(cell["source"])
     for grade_id in source.answer_ids:
         if grade_id not in answers:
             notes.append(f"answer cell {grade_id!r} is missing from the notebook")

@@ -183,6 +183,7 @@ class ChildSession:
     def _run_notebook(self) -> bool:
         """Read the child's progress until it is ready; False if a cell killed it."""
         running = None
+        answers = {cell["grade_id"] for cell in self.cells if cell["kind"] == "answer"}
         while True:
             reply, why = self._receive(self.sandbox.limits.setup_timeout)
             if reply is None or "forbidden" in reply:
@@ -193,12 +194,16 @@ class ChildSession:
                     raise StudentError("crashed", self.failed_start)
                 self.cell_errors[running] = {"kind": status, "message": message, "fatal": True}
                 return False
+            # student code can write to this pipe too: take only answer cells' names, and
+            # only strings from their errors, into the record
             if "running" in reply:
-                running = reply["running"]
+                if isinstance(reply["running"], str) and reply["running"] in answers:
+                    running = reply["running"]
             elif "ready" in reply:
-                for grade_id, error in dict(reply["ready"]).items():
-                    if error is not None:
-                        self.cell_errors[grade_id] = dict(error)
+                ready = reply["ready"] if isinstance(reply["ready"], dict) else {}
+                for grade_id, error in ready.items():
+                    if error is not None and isinstance(grade_id, str) and grade_id in answers:
+                        self.cell_errors[grade_id] = _cell_error(error)
                 return True
 
     def stop(self) -> None:
@@ -314,6 +319,13 @@ class ChildSession:
             return self.process.popen.wait(timeout=5)
         except subprocess.TimeoutExpired:
             return None
+
+
+def _cell_error(error) -> dict[str, str]:
+    """An answer cell's error as the child reported it, reduced to bounded strings."""
+    error = error if isinstance(error, dict) else {"message": error}
+    keys = ("kind", "type", "message", "traceback")
+    return {key: str(error[key])[:8000] for key in keys if key in error}
 
 
 class Student:

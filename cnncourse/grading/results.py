@@ -7,10 +7,13 @@ source, suite, settings, isolation) has not changed.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import multiprocessing
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -29,7 +32,7 @@ def load_previous(path: Path | None) -> dict[str, dict]:
         return {}
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -48,7 +51,7 @@ def write_json(path: Path, assignment: str, max_score: float, records: list[dict
         "max_score": max_score,
         "submissions": sorted(records, key=lambda record: record["student"]),
     }
-    _atomic_write(path, json.dumps(document, indent=1, sort_keys=False) + "\n")
+    atomic_write(path, json.dumps(document, indent=1, sort_keys=False) + "\n")
 
 
 def write_csv(path: Path, records: list[dict]) -> None:
@@ -74,32 +77,159 @@ def write_csv(path: Path, records: list[dict]) -> None:
         )
     buffer = io.StringIO()
     csv.writer(buffer).writerows(rows)
-    _atomic_write(path, buffer.getvalue())
+    atomic_write(path, buffer.getvalue())
 
 
-def write_gradebook(url: str, source, record: dict) -> None:
-    """Store one submission's per-cell scores through nbgrader's own Gradebook API."""
-    from nbgrader.api import Gradebook
+class GradebookWriter:
+    """Stores submissions' per-cell scores through nbgrader's own API (``nbgrader.api``).
 
-    # a new database is stamped by running nbgrader's ``alembic``, found on PATH
-    scripts = os.path.dirname(sys.executable)
-    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
-    notebook = source.path.stem
-    assignment = record["assignment"]
-    per_cell: dict[str, float] = {}
-    for test in record["tests"]:
-        per_cell[test["grade_id"]] = per_cell.get(test["grade_id"], 0.0) + test["points"]
-    with Gradebook(url) as gradebook:
-        gradebook.update_or_create_assignment(assignment)
-        gradebook.update_or_create_notebook(notebook, assignment)
-        for grade_id, points in source.points.items():
-            gradebook.update_or_create_grade_cell(
-                grade_id, notebook, assignment, max_score=points, cell_type="code"
-            )
-        gradebook.update_or_create_student(record["student"])
-        gradebook.update_or_create_submission(assignment, record["student"])
-        for grade_id in source.points:
-            grade = gradebook.find_grade(grade_id, notebook, assignment, record["student"])
+    The gradebook is opened once and the assignment's cells are registered once, at the
+    first record: the grade cells with their points, and the answer cells as nbgrader
+    solution cells, so that each submission has the (empty) comments ``nbgrader
+    generate_feedback`` looks up. After a failed write it starts afresh at the next record.
+    """
+
+    def __init__(self, url: str, source):
+        self.url = url
+        self.source = source
+        self.gradebook = None
+
+    def write(self, record: dict) -> None:
+        if self.gradebook is None:
+            self.gradebook = self._open(record["assignment"])
+        try:
+            self._write(self.gradebook, record)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        gradebook, self.gradebook = self.gradebook, None
+        if gradebook is not None:
+            gradebook.close()
+
+    def _open(self, assignment: str):
+        from nbgrader.api import Gradebook
+
+        # a new database is stamped by running nbgrader's ``alembic``, found on PATH
+        scripts = os.path.dirname(sys.executable)
+        if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+        gradebook = Gradebook(self.url)
+        try:
+            notebook = self.source.path.stem
+            gradebook.update_or_create_assignment(assignment)
+            gradebook.update_or_create_notebook(notebook, assignment)
+            for grade_id, points in self.source.points.items():
+                gradebook.update_or_create_grade_cell(
+                    grade_id, notebook, assignment, max_score=points, cell_type="code"
+                )
+            for grade_id in self.source.answer_ids:
+                gradebook.update_or_create_solution_cell(grade_id, notebook, assignment)
+        except BaseException:
+            gradebook.close()
+            raise
+        return gradebook
+
+    def _write(self, gradebook, record: dict) -> None:
+        from nbgrader.api import Comment, Grade, MissingEntry
+
+        notebook = self.source.path.stem
+        assignment, student = record["assignment"], record["student"]
+        per_cell: dict[str, float] = {}
+        for test in record["tests"]:
+            per_cell[test["grade_id"]] = per_cell.get(test["grade_id"], 0.0) + test["points"]
+        gradebook.update_or_create_student(student)
+        gradebook.update_or_create_submission(assignment, student)
+        # a submission made before a cell was registered lacks that cell's grade or comment
+        submitted = gradebook.find_submission_notebook(notebook, assignment, student)
+        for grade_id in self.source.answer_ids:
+            try:
+                gradebook.find_comment(grade_id, notebook, assignment, student)
+            except MissingEntry:
+                cell = gradebook.find_solution_cell(grade_id, notebook, assignment)
+                gradebook.db.add(Comment(cell_id=cell.id, notebook=submitted))
+        for grade_id in self.source.points:
+            try:
+                grade = gradebook.find_grade(grade_id, notebook, assignment, student)
+            except MissingEntry:
+                cell = gradebook.find_grade_cell(grade_id, notebook, assignment)
+                grade = Grade(cell_id=cell.id, notebook=submitted)
+                gradebook.db.add(grade)
             grade.auto_score = per_cell.get(grade_id, 0.0)
         gradebook.db.commit()
+
+
+class GradebookProcess:
+    """A :class:`GradebookWriter` in a process of its own, started before anything else.
+
+    Importing nbgrader takes seconds (its server extensions come with it); in this process
+    that overlaps the suite's collection and the grading, and the writes never hold up the
+    workers. Records are written in the order sent; :meth:`close` waits for the last one
+    and returns the students whose write failed (each also reported on stderr).
+    """
+
+    def __init__(self, url: str):
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        context = multiprocessing.get_context(method)
+        self.conn, theirs = context.Pipe()
+        self.process = context.Process(target=_gradebook_main, args=(url, theirs))
+        self.process.start()
+        theirs.close()
+        self.sent: list[str] = []
+
+    def start(self, source) -> None:
+        """Give the source notebook (its cells and points); then send records."""
+        self._send(source)
+
+    def write(self, record: dict) -> None:
+        self.sent.append(record["student"])
+        self._send(record)
+
+    def _send(self, value) -> None:
+        with contextlib.suppress(OSError):  # it died: close() reports the records as failed
+            self.conn.send(value)
+
+    def close(self) -> list[str]:
+        self._send(None)
+        try:
+            failed = self.conn.recv()
+        except (EOFError, OSError):
+            failed = self.sent  # it died: no write can be trusted to have happened
+            print("gradebook: the writing process ended early", file=sys.stderr)
+        self.conn.close()
+        self.process.join()
+        return failed
+
+
+def _gradebook_main(url: str, conn) -> None:
+    # an interrupted run still writes what it sent: this process stops when the grader
+    # closes the pipe, not on the terminal's Ctrl-C
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # nbgrader imports nbformat, whose jsonschema loads the optional rfc3987_syntax checker
+    # of IRI formats if it is installed: 1.8 s here to build its grammar, for a format no
+    # gradebook write checks. Marked missing in this process only, jsonschema goes without.
+    sys.modules.setdefault("rfc3987_syntax", None)
+    with contextlib.suppress(Exception):
+        import nbgrader.api  # noqa: F401  (now, while the grader still sets up)
+    failed: list[str] = []
+    writer = None
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            break
+        if message is None:
+            break
+        if writer is None:
+            writer = GradebookWriter(url, message)
+            continue
+        try:
+            writer.write(message)
+        except Exception as exc:  # a locked or foreign database: say so, go on
+            failed.append(message["student"])
+            print(f"gradebook: {message['student']}: {exc}", file=sys.stderr, flush=True)
+    if writer is not None:
+        writer.close()
+    with contextlib.suppress(OSError):
+        conn.send(failed)

@@ -1,15 +1,25 @@
-"""Grade one submission: start its child, run the hidden suite against it, build the result."""
+"""Grade submissions: start each one's child, run the hidden suite against it, build the record.
+
+``grade_all`` spreads a class over worker processes. Each worker runs one pytest session
+(:class:`SuiteSession`): the hidden suite is imported and collected once, then its tests run
+again for every submission, against a fresh child each time.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import io
+import multiprocessing
 import os
+import signal
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 import pytest
@@ -77,6 +87,7 @@ def _pytest_args(assignment: Assignment, workdir: Path) -> list[str]:
     return [
         *map(str, assignment.test_files),
         *PLAIN_ARGS,
+        "--disable-plugin-autoload",  # the environment's plugins (xdist, cov...) stay out
         "--rootdir",
         str(assignment.suite_dir),
         "-c",
@@ -87,8 +98,20 @@ def _pytest_args(assignment: Assignment, workdir: Path) -> list[str]:
     ]
 
 
+class _Sink(io.StringIO):
+    """pytest's own output in a grading session: only the last 64 KiB are kept."""
+
+    def write(self, text: str) -> int:
+        if self.tell() > 1 << 17:
+            kept = self.getvalue()[-(1 << 16) :]
+            self.seek(0)
+            self.truncate()
+            super().write(kept)
+        return super().write(text)
+
+
 def _run_pytest(args: list[str], plugin) -> tuple[int, str]:
-    sink = io.StringIO()
+    sink = _Sink()
     addopts = os.environ.pop("PYTEST_ADDOPTS", None)  # the caller's options are not the suite's
     try:
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
@@ -117,13 +140,19 @@ def collect_tests(assignment: Assignment) -> None:
     check_points(assignment)
 
 
-def grade_submission(
-    assignment: Assignment, submission: SubmissionRef, level: str, hidden: list[str] = ()
-) -> dict:
-    """The result record of one submission; never raises for anything the student did.
+@dataclass
+class _Prepared:
+    """A submission whose notebook has been read and whose child is already starting."""
 
-    ``hidden``: more folders the child must not see (outputs, the gradebook's folder).
-    """
+    result: dict  # the record so far
+    prepare_s: float  # seconds spent reading it and launching its child
+    session: ChildSession | None  # None: nothing to run (invalid notebook, grader error)
+
+
+def _prepare(
+    assignment: Assignment, submission: SubmissionRef, level: str, hidden: list[str]
+) -> _Prepared:
+    """Read the submission and launch its child; never raises for anything the student did."""
     started = time.monotonic()
     result = {
         "student": submission.student,
@@ -134,6 +163,7 @@ def grade_submission(
         "notes": [],
         "cells": {},
     }
+    session = None
     try:
         sub = load_submission(submission.notebook, assignment.source)
     except (NotebookError, OSError) as exc:
@@ -142,14 +172,258 @@ def grade_submission(
     else:
         result["notes"] = sub.notes
         try:
-            result.update(_run_suite(assignment, sub, level, list(hidden)))
+            hidden = [*hidden, str(assignment.course), str(Path(sub.path).parent)]
+            sandbox = Sandbox(level, assignment.limits, hidden=hidden)
+            cells = program_cells(assignment.source, sub)
+            session = ChildSession(cells, assignment.forbidden, sandbox)
+            session.prestart()
         except Exception as exc:  # a fault of the grader, recorded instead of crashing the run
-            detail = "".join(traceback.format_exception(exc))[-3000:]
-            tests = _not_run(assignment, "the grader failed on this submission")
-            result.update(status="grader_error", message=detail, tests=tests)
-    result["score"] = sum(test["points"] for test in result["tests"])
-    result["max_score"] = assignment.max_score
-    result["duration_s"] = round(time.monotonic() - started, 3)
+            _grader_failed(assignment, result, exc)
+            if session is not None:
+                session.stop()
+            session = None
+    return _Prepared(result, time.monotonic() - started, session)
+
+
+def _grader_failed(assignment: Assignment, result: dict, exc: BaseException) -> None:
+    detail = "".join(traceback.format_exception(exc))[-3000:]
+    tests = _not_run(assignment, "the grader failed on this submission")
+    result.update(status="grader_error", message=detail, tests=tests)
+
+
+class SuiteSession(GradingPlugin):
+    """A pytest session that runs the collected hidden suite once per submission.
+
+    The suite is imported and collected once; for each submission every test item runs
+    again, against that submission's own fresh child, with every fixture set up anew (the
+    last item of each round tears all of them down). While one submission is graded, the
+    child of the next one is already starting. ``tasks`` yields submissions (None: stop);
+    ``report`` receives each finished record.
+    """
+
+    def __init__(self, assignment, level, hidden, tasks, report, first=None):
+        super().__init__(session=None)
+        self.assignment = assignment
+        self.level = level
+        self.hidden = list(hidden)
+        self.tasks = tasks
+        self.report = report
+        self.first = first  # prepared before pytest started, so its child starts sooner
+
+    @pytest.hookimpl
+    def pytest_configure(self, config):
+        super().pytest_configure(config)
+        # as --tb=no: outcomes come from the exceptions themselves, and pytest's own failure
+        # report (source excerpts of the hidden test, parsed anew each time) only costs time
+        config.option.tbstyle = "no"
+
+    def prepare(self, submission: SubmissionRef | None) -> _Prepared | None:
+        if submission is None:
+            return None
+        return _prepare(self.assignment, submission, self.level, self.hidden)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session) -> bool:
+        items = list(session.items)
+        current = self.first or self.prepare(next(self.tasks, None))
+        self.first = None
+        try:
+            while current is not None:
+                upcoming = self.prepare(next(self.tasks, None))  # its child starts now
+                try:
+                    self.report(self.grade(items, current))
+                finally:
+                    current = upcoming
+        finally:
+            if current is not None and current.session is not None:  # interrupted
+                current.session.stop()
+        return True
+
+    def grade(self, items, prepared: _Prepared) -> dict:
+        """The record; ``duration_s`` counts its preparation and its own grading, not the
+        time its child spent starting while the previous submission was graded."""
+        result, assignment = prepared.result, self.assignment
+        started = time.monotonic()
+        if prepared.session is not None:
+            try:
+                result.update(self._run_items(items, prepared.session))
+            except Exception as exc:  # a fault of the grader, recorded instead of crashing
+                _grader_failed(assignment, result, exc)
+        result["score"] = sum(test["points"] for test in result["tests"])
+        result["max_score"] = assignment.max_score
+        result["duration_s"] = round(prepared.prepare_s + time.monotonic() - started, 3)
+        return result
+
+    def _run_items(self, items, child: ChildSession) -> dict:
+        self.session, self.outcomes = child, {}
+        try:
+            for index, item in enumerate(items):
+                nextitem = items[index + 1] if index + 1 < len(items) else None
+                item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        finally:
+            output = child.last_output()
+            child.stop()
+            self.session = None
+        tests = []
+        for test in self.assignment.tests:
+            outcome = self.outcomes.get(
+                test.name, {"status": "grader_error", "message": "the test did not run"}
+            )
+            points = test.points if outcome["status"] == "passed" else 0.0
+            tests.append(
+                {
+                    "name": test.name,
+                    "grade_id": test.grade_id,
+                    "points": points,
+                    "max_points": test.points,
+                    **outcome,
+                }
+            )
+        return {
+            "status": "graded",
+            "tests": tests,
+            "cells": child.cell_errors,
+            "output": output,
+            "restarts": max(0, child.starts - 1),
+        }
+
+
+def run_session(assignment, level, hidden, tasks, report) -> None:
+    """Grade every submission ``tasks`` yields in one pytest session (see SuiteSession)."""
+    tasks = iter(tasks)
+    submission = next(tasks, None)
+    first = None if submission is None else _prepare(assignment, submission, level, list(hidden))
+    plugin = SuiteSession(assignment, level, hidden, tasks, report, first)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            code, output = _run_pytest(_pytest_args(assignment, Path(tmp)), plugin)
+    finally:
+        if plugin.first is not None and plugin.first.session is not None:
+            plugin.first.session.stop()  # pytest stopped before its loop
+    if plugin.first is not None:
+        raise RuntimeError(f"pytest did not run the hidden suite (exit {code}):\n{output[-2000:]}")
+
+
+@dataclass
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    assigned: deque = field(default_factory=deque)  # sent to it, not yet reported, in order
+    fed_all: bool = False  # it was told that there is nothing more
+
+
+def grade_all(
+    assignment: Assignment,
+    submissions: list[SubmissionRef],
+    level: str,
+    hidden: list[str],
+    jobs: int,
+) -> Iterator[dict]:
+    """Grade ``submissions`` in ``jobs`` worker processes; yield each record as it finishes.
+
+    Each worker runs one :class:`SuiteSession` and holds two submissions at a time: the one
+    it grades and the next, whose child is starting meanwhile. A worker that dies costs the
+    submission it was grading (a grader_error record, regraded by the next run) and is
+    replaced; the submission it held next goes back in the queue.
+    """
+    pending = deque(submissions)
+    # fork: workers inherit the imports already done here
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    workers: dict[Connection, _Worker] = {}
+
+    def feed(worker: _Worker) -> None:
+        if worker.fed_all:
+            return
+        task = pending.popleft() if pending else None
+        worker.fed_all = task is None
+        if task is not None:
+            worker.assigned.append(task)
+        with contextlib.suppress(OSError):  # a dead worker: noticed when its pipe closes
+            worker.conn.send(task)
+
+    def start_worker() -> None:
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=_worker_main, args=(assignment, level, hidden, theirs), name="grader"
+        )
+        process.start()
+        theirs.close()
+        worker = workers[ours] = _Worker(process, ours)
+        feed(worker)
+        feed(worker)
+
+    try:
+        for _ in range(max(1, min(jobs, len(pending)))):
+            if pending:
+                start_worker()
+        while workers:
+            for conn in wait(list(workers)):
+                worker = workers[conn]
+                try:
+                    record = conn.recv()
+                except (EOFError, OSError):
+                    del workers[conn]
+                    conn.close()
+                    worker.process.join()
+                    if worker.assigned:
+                        lost = worker.assigned.popleft()
+                        pending.extendleft(reversed(worker.assigned))
+                        yield _lost(assignment, lost, level, worker.process.exitcode)
+                        if pending:
+                            start_worker()
+                    continue
+                worker.assigned.popleft()
+                feed(worker)
+                yield record
+    finally:  # stopped early: each worker stops its children (SIGTERM), else it is killed
+        for worker in workers.values():
+            worker.conn.close()
+            worker.process.terminate()
+        for worker in workers.values():
+            worker.process.join(timeout=10)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _worker_main(assignment, level, hidden, conn) -> None:
+    signal.signal(signal.SIGTERM, _interrupt)  # pytest ends the session, children are stopped
+
+    def tasks():
+        while True:
+            try:
+                task = conn.recv()
+            except EOFError:  # the grader is gone
+                return
+            if task is None:
+                return
+            yield task
+
+    run_session(assignment, level, hidden, tasks(), conn.send)
+
+
+def _lost(assignment: Assignment, submission: SubmissionRef, level: str, code) -> dict:
+    """The record of a submission whose grading process died (no fingerprint: regraded)."""
+    result = {
+        "student": submission.student,
+        "assignment": assignment.name,
+        "notebook": str(submission.notebook),
+        "isolation": level,
+        "fingerprint": None,
+        "notes": [],
+        "cells": {},
+        "status": "grader_error",
+        "message": f"the grader's worker process ended (exit status {code}) during this submission",
+        "tests": _not_run(assignment, "the grader failed on this submission"),
+        "score": 0.0,
+        "max_score": assignment.max_score,
+        "duration_s": 0.0,
+    }
     return result
 
 
@@ -157,42 +431,6 @@ def _fingerprint(assignment: Assignment, submission: SubmissionRef, level: str) 
     return hashlib.sha256(
         f"{assignment.fingerprint()}:{submission.digest()}:{level}".encode()
     ).hexdigest()
-
-
-def _run_suite(assignment: Assignment, sub, level: str, hidden: list[str]) -> dict:
-    hidden = [*hidden, str(assignment.course), str(Path(sub.path).parent)]
-    sandbox = Sandbox(level, assignment.limits, hidden=hidden)
-    session = ChildSession(program_cells(assignment.source, sub), assignment.forbidden, sandbox)
-    plugin = GradingPlugin(session)
-    session.prestart()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            _run_pytest(_pytest_args(assignment, Path(tmp)), plugin)
-    finally:
-        output = session.last_output()
-        session.stop()
-    tests = []
-    for test in assignment.tests:
-        outcome = plugin.outcomes.get(
-            test.name, {"status": "grader_error", "message": "the test did not run"}
-        )
-        points = test.points if outcome["status"] == "passed" else 0.0
-        tests.append(
-            {
-                "name": test.name,
-                "grade_id": test.grade_id,
-                "points": points,
-                "max_points": test.points,
-                **outcome,
-            }
-        )
-    return {
-        "status": "graded",
-        "tests": tests,
-        "cells": session.cell_errors,
-        "output": output,
-        "restarts": max(0, session.starts - 1),
-    }
 
 
 def _not_run(assignment: Assignment, message: str) -> list[dict]:

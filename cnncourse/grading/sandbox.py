@@ -18,6 +18,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -57,10 +58,7 @@ class Sandbox:
 
     def visible_paths(self) -> list[str]:
         """Folders bound back read-only inside hidden ones: the interpreter and its packages."""
-        paths = {sys.prefix, sys.base_prefix, str(PACKAGE_DIR)}
-        paths |= {sysconfig.get_paths()[key] for key in ("purelib", "platlib", "stdlib")}
-        paths.add(str(Path(sys.executable).resolve().parent.parent))
-        return sorted({os.path.realpath(path) for path in paths} | paths)
+        return list(_visible_paths())
 
     def hidden_paths(self) -> list[str]:
         paths = set(self.hidden) | {str(Path.home()), os.getcwd()}
@@ -131,6 +129,14 @@ class Sandbox:
         return apply
 
 
+@cache
+def _visible_paths() -> tuple[str, ...]:
+    paths = {sys.prefix, sys.base_prefix, str(PACKAGE_DIR)}
+    paths |= {sysconfig.get_paths()[key] for key in ("purelib", "platlib", "stdlib")}
+    paths.add(str(Path(sys.executable).resolve().parent.parent))
+    return tuple(sorted({os.path.realpath(path) for path in paths} | paths))
+
+
 def _setlimit(which: int, value: int) -> None:
     _soft, hard = resource.getrlimit(which)
     if hard != resource.RLIM_INFINITY:
@@ -190,28 +196,73 @@ def seccomp_installer(program: bytes):
     return install
 
 
-@cache
-def _probe(level: str) -> bool:
-    """Whether a child at this level starts and imports numpy on this machine."""
+_probed: dict[str, bool] = {}  # level -> whether a child at that level works here
+_probing: dict[str, Callable[[], bool]] = {}  # level -> wait for a probe already running
+
+
+def _start_probe(level: str) -> None:
+    """Launch a child at this level that imports numpy; ``_probe`` waits for its verdict."""
+    if level in _probed or level in _probing:
+        return
     sandbox = Sandbox(level, Limits())
     workdir = sandbox.workdir()
     command = sandbox.command([], workdir, None)
     command[command.index("cnncourse.grading.child") - 1 :] = ["-c", "import numpy"]
+
+    def cleanup() -> None:
+        if level != "bubblewrap":
+            shutil.rmtree(workdir, ignore_errors=True)
+
     try:
-        result = subprocess.run(
+        process = subprocess.Popen(
             command,
             env=sandbox.environment(workdir),
             cwd=workdir if level != "bubblewrap" else "/",
             preexec_fn=sandbox.preexec(seccomp_program()),
-            capture_output=True,
-            timeout=60,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
     except (OSError, subprocess.SubprocessError):
-        return False
-    finally:
-        if level != "bubblewrap":
-            shutil.rmtree(workdir, ignore_errors=True)
-    return result.returncode == 0
+        cleanup()
+        _probed[level] = False
+        return
+
+    def finish() -> bool:
+        try:
+            return process.wait(timeout=60) == 0
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            return False
+        finally:
+            cleanup()
+
+    _probing[level] = finish
+
+
+def _probe(level: str) -> bool:
+    """Whether a child at this level starts and imports numpy on this machine (asked once)."""
+    if level not in _probed:
+        _start_probe(level)
+        if level in _probing:
+            _probed[level] = _probing.pop(level)()
+    return _probed[level]
+
+
+def start_probing(requested: str) -> Callable[[], str | None]:
+    """Start the probe for ``requested`` ("auto": the strongest level) in the background.
+
+    A probe is a child importing numpy, a fifth of a second that the caller can spend on
+    other set-up. Returns a function that waits for it and gives the level, or None if the
+    requested level is not available here.
+    """
+    first = "bubblewrap" if requested == "auto" else requested
+    if (first == "bubblewrap" and _bwrap()) or (first == "uid" and os.geteuid() == 0):
+        _start_probe(first)
+    if requested == "auto":
+        return best_level
+    return lambda: requested if available(requested) else None
 
 
 @cache

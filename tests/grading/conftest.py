@@ -32,9 +32,12 @@ def corpus_run(tmp_path_factory):
         "feedback": out / "feedback",
         "gradebook": out / "gradebook.db",
         "submitted": root / "submitted",
+        # the submissions are in nbgrader's layout, so --gradebook writes these too
+        "autograded": root / "autograded",
     }
     replacements = {
         "__COURSE__": str(COURSE),
+        "__SUBMITTED__": str(root / "submitted"),
         "__GRADEBOOK__": str(paths["gradebook"]),
         "__JSON__": str(paths["json"]),
     }

@@ -20,6 +20,7 @@ RELU = ("test_relu_forward", "test_relu_backward_uses_the_forward_cache")
 AFFINE = ("test_affine_forward", "test_affine_backward")
 SIZE = ("test_output_size",)
 ALL = RELU + AFFINE + SIZE
+FAKE_OUTPUT = "FAKE: every hidden test passed, 6 / 6 points\n"
 
 WRONG_RELU = """
 def relu_forward(x):
@@ -123,6 +124,33 @@ for path in found:
         },
         expect=_all(RELU, "missing"),
     ),
+    "copies_another_students_answer_from_disk": Case(
+        answers={
+            "relu": """
+import json
+try:
+    cells = json.load(open("__SUBMITTED__/honest/sample/sample.ipynb"))["cells"]
+except OSError:
+    cells = []
+for cell in cells:
+    if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "relu":
+        exec("".join(cell["source"]))
+"""
+        },
+        expect=_all(RELU, "missing"),
+    ),
+    "forges_the_childs_ready_report_and_exits": Case(
+        answers={
+            "output_size": """
+import os, sys
+from cnncourse.grading import protocol
+ready = {"relu": {"kind": np.arange(3)}, ("not", "a", "cell"): 1, "affine": np.ones(2)}
+protocol.write_message(int(sys.argv[2]), {"ready": ready})
+os._exit(0)
+"""
+        },
+        expect=_all(ALL, "crashed"),
+    ),
     "writes_the_gradebook_and_results": Case(
         answers={
             "relu": WRONG_RELU
@@ -210,6 +238,9 @@ for path in ["__GRADEBOOK__", "__JSON__"]:
     ),
     "raises_points_in_metadata": Case(
         answers={"relu": WRONG_RELU}, edit="raise_points", expect=_all(RELU, "failed")
+    ),
+    "fakes_outputs_in_its_notebook": Case(
+        answers={"relu": WRONG_RELU}, edit="fake_outputs", expect=_all(RELU, "failed")
     ),
     "calls_the_reference_directly_and_through_an_alias": Case(
         answers={
@@ -318,5 +349,9 @@ def edit_notebook(notebook, edit: str) -> None:
         extra.metadata["nbgrader"]["grade_id"] = "bonus"
         extra["id"] = "bonus"
         notebook.cells.append(extra)
+    elif edit == "fake_outputs":  # saved outputs that claim full marks, in every code cell
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=FAKE_OUTPUT)]
     else:
         raise ValueError(f"unknown edit {edit!r}")

@@ -124,3 +124,14 @@ def test_check_reports_a_failing_self_check(tmp_path):
     )  # fmt: skip
     assert result.returncode == 1
     assert "FAILED  test_relu" in result.stdout
+
+
+def test_a_gradebook_that_cannot_be_written_fails_the_run_but_not_the_other_outputs(tmp_path):
+    sub = build(CASES["honest"], tmp_path / "sub" / "alice" / "sample" / "sample.ipynb", {})
+    (tmp_path / "not-a-folder").write_text("")
+    url = f"sqlite:///{tmp_path / 'not-a-folder' / 'gradebook.db'}"
+    out = tmp_path / "r.json"
+    result = grade("sample", str(sub), "--json", str(out), "--gradebook", url)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "gradebook: alice:" in result.stderr
+    assert json.loads(out.read_text())["submissions"][0]["score"] == 6

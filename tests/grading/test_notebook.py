@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from grading_corpus import CASES, SOURCE, build
 
-from cnncourse.grading.notebook import load_source, load_submission, program_cells
+from cnncourse.grading.notebook import (
+    NotebookError,
+    load_source,
+    load_submission,
+    program_cells,
+    read_cells,
+)
 
 
 def _program(tmp_path, case="honest", **answers):
@@ -49,3 +58,30 @@ def test_a_missing_answer_cell_is_noted(tmp_path):
     nbformat.write(notebook, path)
     sub = load_submission(path, load_source(SOURCE))
     assert "answer cell 'affine' is missing from the notebook" in sub.notes
+
+
+def test_cells_are_read_as_nbformat_reads_them(tmp_path):
+    import nbformat
+
+    path = build(CASES["fakes_outputs_in_its_notebook"], tmp_path / "s.ipynb", {})
+    expected = [(c.cell_type, c.source, c.metadata) for c in nbformat.read(path, 4).cells]
+    got = [(c["cell_type"], c["source"], c["metadata"]) for c in read_cells(path)]
+    assert got == expected
+
+
+def test_an_nbformat_3_notebook_is_converted_by_nbformat(tmp_path):
+    import nbformat
+    from nbformat import v3
+
+    worksheet = v3.new_worksheet(cells=[v3.new_code_cell(input="out_size = 32")])
+    path = tmp_path / "old.ipynb"
+    path.write_text(nbformat.writes(v3.new_notebook(worksheets=[worksheet]), 3))
+    assert [(c["cell_type"], c["source"]) for c in read_cells(path)] == [("code", "out_size = 32")]
+
+
+def test_a_cell_without_metadata_makes_the_notebook_invalid(tmp_path):
+    path = tmp_path / "bad.ipynb"
+    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                                "cells": [{"cell_type": "code", "source": "x = 1"}]}))  # fmt: skip
+    with pytest.raises(NotebookError, match="cell 0 needs a cell_type, metadata and source"):
+        read_cells(path)
