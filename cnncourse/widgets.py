@@ -311,12 +311,13 @@ def _activations() -> dict[str, Callable]:
         "leaky ReLU (0.1)": _pointwise(
             L.leaky_relu_forward, L.leaky_relu_backward, negative_slope=0.1
         ),
-        "ELU (alpha=1)": _pointwise(L.elu_forward, L.elu_backward, alpha=1.0),
         "maxout (2 pieces)": _maxout_1d,
+        "ELU (alpha=1)": _pointwise(L.elu_forward, L.elu_backward, alpha=1.0),
     }
 
 
-ACTIVATIONS = ("sigmoid", "tanh", "ReLU", "leaky ReLU (0.1)", "ELU (alpha=1)", "maxout (2 pieces)")
+# In the slides' order (sigmoid, tanh, ReLU, leaky ReLU, maxout, ELU).
+ACTIVATIONS = ("sigmoid", "tanh", "ReLU", "leaky ReLU (0.1)", "maxout (2 pieces)", "ELU (alpha=1)")
 
 
 def activation_curves(name: str, x=None):

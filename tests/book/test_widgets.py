@@ -120,6 +120,19 @@ def test_activation_curves_match_closed_forms():
         W.activation_curves("swish")
 
 
+def test_activations_are_in_the_slides_order():
+    # The slides list sigmoid, tanh, ReLU, leaky ReLU, then maxout before ELU; the book's plot
+    # and the demo's dropdown follow W.ACTIVATIONS.
+    assert [name.split(" (")[0] for name in W.ACTIVATIONS] == [
+        "sigmoid",
+        "tanh",
+        "ReLU",
+        "leaky ReLU",
+        "maxout",
+        "ELU",
+    ]
+
+
 def test_race_sgd_follows_the_closed_form_on_the_ravine():
     lr, steps = 0.3, 25
     paths = W.race(lr, steps, start=(-9.0, 2.0))
