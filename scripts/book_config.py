@@ -38,6 +38,10 @@ def local_config(
 ) -> dict:
     """The configuration in ``base`` with the given settings replaced."""
     config = yaml.safe_load(base.read_text(encoding="utf-8"))
+    # jupyter-book finds local extensions relative to the config file, which moves
+    extensions = config.get("sphinx", {}).get("local_extensions") or {}
+    for name, folder in extensions.items():
+        extensions[name] = str((base.parent / folder).resolve())
     if jupyterhub_url is not None:
         config.setdefault("launch_buttons", {})["jupyterhub_url"] = jupyterhub_url
     if execute is not None:

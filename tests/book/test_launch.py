@@ -94,6 +94,9 @@ def test_book_config_fills_in_the_hub_and_keeps_everything_else(tmp_path):
     written = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert written["launch_buttons"]["jupyterhub_url"] == HUB
     written["launch_buttons"]["jupyterhub_url"] = CONFIG["launch_buttons"]["jupyterhub_url"]
+    extensions = written["sphinx"]["local_extensions"]
+    assert extensions == {"executed_notebooks": str(ROOT / "book" / "_ext")}, "made absolute"
+    written["sphinx"]["local_extensions"] = CONFIG["sphinx"]["local_extensions"]
     assert written == CONFIG
 
 
@@ -115,7 +118,8 @@ def test_a_course_build_with_its_hub_gets_a_nbgitpuller_button(built_book, tmp_p
         [*command, "--path-output", str(tmp_path)], capture_output=True, text=True, cwd=ROOT
     )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
-    page = tmp_path / "_build" / "html" / "book" / f"{CHAPTERS[0]}.html"
+    html = tmp_path / "_build" / "html"
+    page = html / "book" / f"{CHAPTERS[0]}.html"
     hub_links = [link for link in _links(page) if link.startswith(f"{HUB}/hub/user-redirect/")]
     assert len(hub_links) == 1, hub_links
     url = urlsplit(hub_links[0].replace("&amp;", "&"))
@@ -127,3 +131,30 @@ def test_a_course_build_with_its_hub_gets_a_nbgitpuller_button(built_book, tmp_p
         "urlpath": [f"lab/tree/{repo_name}/book/{CHAPTERS[0]}.ipynb"],
         "branch": [BRANCH],
     }
+
+
+@pytest.mark.slow
+def test_downloads_keep_their_outputs_when_every_page_comes_from_the_cache(built_book, tmp_path):
+    """myst-nb writes the download from the unmerged notebook (book/_ext fixes it)."""
+    config = book_config.local_config(ROOT / "_config.yml")
+    config["execute"]["cache"] = str(built_book.parent / ".jupyter_cache")  # every page cached
+    (tmp_path / "_config.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    command = [
+        str(jupyter_book),
+        "build",
+        str(ROOT),
+        "-W",
+        "--config",
+        str(tmp_path / "_config.yml"),
+    ]
+    proc = subprocess.run(
+        [*command, "--path-output", str(tmp_path)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    assert "Executing notebook" not in proc.stdout + proc.stderr, "expected cache hits only"
+    for chapter in CHAPTERS:
+        download = tmp_path / "_build" / "html" / "_sources" / "book" / f"{chapter}.ipynb"
+        executed = nbformat.read(download, 4)
+        outputs = sum(len(cell.get("outputs", [])) for cell in executed.cells)
+        assert outputs > 0, f"{chapter}.ipynb from a cached build has no outputs"
