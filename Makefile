@@ -31,7 +31,7 @@ notebooks: $(STAMP)
 
 ## make test: ruff, then every test (including a strict book build and browser checks)
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
