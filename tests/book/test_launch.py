@@ -46,6 +46,21 @@ def _links(page: Path) -> list[str]:
     return re.findall(r'href="([^"]+)"', page.read_text(encoding="utf-8"))
 
 
+def _build_from_the_cache(config: dict, built_book: Path, folder: Path) -> Path:
+    """Build the book with ``config`` into ``folder``, every page's outputs from the cache."""
+    config["execute"]["cache"] = str(built_book.parent / ".jupyter_cache")  # no re-execution
+    (folder / "_config.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    command = [str(jupyter_book), "build", str(ROOT), "-W", "--config", str(folder / "_config.yml")]
+    proc = subprocess.run(
+        [*command, "--path-output", str(folder)], capture_output=True, text=True, cwd=ROOT
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-6000:]
+    assert "Executing notebook" not in log, "expected every page from the cache"
+    return folder / "_build" / "html"
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_binder_button_opens_the_chapter_notebook_in_jupyterlab(built_book, chapter):
     expected = (
@@ -103,22 +118,7 @@ def test_book_config_fills_in_the_hub_and_keeps_everything_else(tmp_path):
 @pytest.mark.slow
 def test_a_course_build_with_its_hub_gets_a_nbgitpuller_button(built_book, tmp_path):
     config = book_config.local_config(ROOT / "_config.yml", jupyterhub_url=HUB)
-    config["execute"]["cache"] = str(built_book.parent / ".jupyter_cache")  # no re-execution
-    (tmp_path / "_config.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    command = [
-        str(jupyter_book),
-        "build",
-        str(ROOT),
-        "-W",
-        "--config",
-        str(tmp_path / "_config.yml"),
-    ]
-    proc = subprocess.run(
-        [*command, "--path-output", str(tmp_path)], capture_output=True, text=True, cwd=ROOT
-    )
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
-    html = tmp_path / "_build" / "html"
+    html = _build_from_the_cache(config, built_book, tmp_path)
     page = html / "book" / f"{CHAPTERS[0]}.html"
     hub_links = [link for link in _links(page) if link.startswith(f"{HUB}/hub/user-redirect/")]
     assert len(hub_links) == 1, hub_links
@@ -136,25 +136,11 @@ def test_a_course_build_with_its_hub_gets_a_nbgitpuller_button(built_book, tmp_p
 @pytest.mark.slow
 def test_downloads_keep_their_outputs_when_every_page_comes_from_the_cache(built_book, tmp_path):
     """myst-nb writes the download from the unmerged notebook (book/_ext fixes it)."""
-    config = book_config.local_config(ROOT / "_config.yml")
-    config["execute"]["cache"] = str(built_book.parent / ".jupyter_cache")  # every page cached
-    (tmp_path / "_config.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    command = [
-        str(jupyter_book),
-        "build",
-        str(ROOT),
-        "-W",
-        "--config",
-        str(tmp_path / "_config.yml"),
-    ]
-    proc = subprocess.run(
-        [*command, "--path-output", str(tmp_path)], capture_output=True, text=True, cwd=ROOT
+    html = _build_from_the_cache(
+        book_config.local_config(ROOT / "_config.yml"), built_book, tmp_path
     )
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
-    assert "Executing notebook" not in proc.stdout + proc.stderr, "expected cache hits only"
     for chapter in CHAPTERS:
-        download = tmp_path / "_build" / "html" / "_sources" / "book" / f"{chapter}.ipynb"
+        download = html / "_sources" / "book" / f"{chapter}.ipynb"
         executed = nbformat.read(download, 4)
         outputs = sum(len(cell.get("outputs", [])) for cell in executed.cells)
         assert outputs > 0, f"{chapter}.ipynb from a cached build has no outputs"
