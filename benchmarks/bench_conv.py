@@ -1,7 +1,7 @@
 """Convolution forward + backward: the course's fast reference against two peers.
 
-Implementations, each timed in its own subprocess (torch and numpy timed in one process
-disturb each other):
+Implementations, each in its own subprocess (torch and numpy timed in one process disturb
+each other):
 
 - ``reference``: ``cnncourse.layers.conv_forward`` + ``conv_backward`` (im2col + GEMM, torch);
 - ``torch``: ``torch.nn.functional.conv2d`` and its autograd backward;
@@ -9,12 +9,16 @@ disturb each other):
   ``np.dot``, and col2im with ``np.add.at`` (as in the CS231n assignments' ``im2col.py``).
 
 Shapes (N, C, H, W, F, HH, stride, pad): the slides' CIFAR-sized layers and AlexNet's
-CONV1, in float32 and float64. Each cell is the median of several runs after a warm-up,
-with the spread (min-max) shown. Prints reference/torch (target <= 1.5) and
-numpy/reference (target >= 2).
+CONV1, in float32 and float64. The three children stay alive and take turns: every round
+times each cell once per implementation (after one untimed run that warms the caches), in
+an order that rotates from round to round, so that a slow spell of the machine hits all
+three alike. A cell is the median over the rounds, with the spread (min-max) shown; a
+ratio is the median over the rounds of that round's ratio. Prints reference/torch (target
+<= 1.5) and numpy/reference (target >= 2), one PASS/MISS line per target, and how busy
+other processes kept the CPUs meanwhile.
 
-    python benchmarks/bench_conv.py            # about 3 minutes
-    python benchmarks/bench_conv.py --quick    # fewer runs
+    python benchmarks/bench_conv.py            # 11 rounds, about 2 minutes
+    python benchmarks/bench_conv.py --quick    # 5 rounds
     python benchmarks/bench_conv.py --threads 1   # one thread each: fairer on a busy machine
 
 This is not a test: timings on a shared machine drift 20-40 % between rounds.
@@ -38,6 +42,9 @@ SHAPES = [
 ]
 IMPLEMENTATIONS = ("reference", "torch", "numpy")
 DTYPES = ("float32", "float64")
+MAX_REF_OVER_TORCH = 1.5  # target: the reference within 1.5x of torch's conv2d
+MIN_NUMPY_OVER_REF = 2.0  # target: the reference at least 2x faster than the numpy peer
+PAUSE_S = 0.1  # between turns: a finished child's BLAS threads spin a little before sleeping
 
 
 # --- the numpy peer: the usual course im2col ------------------------------------------------
@@ -123,36 +130,70 @@ def _make_step(impl, dtype, shape):
     return step
 
 
-def child(impl, dtype, repeats, threads):
-    """Time every shape for one implementation and dtype; print a JSON list of seconds."""
+def child(impl, threads):
+    """Serve timing requests: each stdin line "dtype shape_index" gets one JSON line of seconds.
+
+    Every request runs the step twice and times the second run: the first one warms the
+    caches that the other children's turns have just cleared, and on a cell's first request
+    it also does the allocations, thread pools and lazy initialization.
+    """
     if threads and impl != "numpy":
         import torch
 
         torch.set_num_threads(threads)
-    results = []
-    for shape in SHAPES:
-        step = _make_step(impl, dtype, shape)
-        step()  # warm-up: allocations, thread pools, lazy initialization
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - start)
-        results.append(times)
-    print(json.dumps(results))
+    steps = {}
+    for line in sys.stdin:
+        dtype, s = line.split()
+        if (dtype, s) not in steps:
+            steps[dtype, s] = _make_step(impl, dtype, SHAPES[int(s)])
+        steps[dtype, s]()
+        start = time.perf_counter()
+        steps[dtype, s]()
+        print(json.dumps(time.perf_counter() - start), flush=True)
 
 
 # --- the table ------------------------------------------------------------------------------
 
 
-def run_child(impl, dtype, repeats, threads):
-    cmd = [sys.executable, __file__, "--child", impl, dtype, str(repeats), str(threads)]
+def start_child(impl, threads):
+    cmd = [sys.executable, __file__, "--child", impl, str(threads)]
     env = dict(os.environ)
     if threads:  # numpy's BLAS reads these at import
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(threads)
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+
+
+def ask(proc, dtype, s):
+    proc.stdin.write(f"{dtype} {s}\n")
+    proc.stdin.flush()
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError(f"benchmark child {proc.args[-2]} died (exit code {proc.wait()})")
+    return json.loads(line)
+
+
+def _cpu_ticks(children):
+    """Clock ticks so far (machine busy, machine total, our children busy); None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(t) for t in f.readline().split()[1:]]
+        ours = 0
+        for proc in children:
+            with open(f"/proc/{proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ours += int(fields[11]) + int(fields[12])  # utime + stime
+    except OSError:
+        return None
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks), ours  # idle, iowait: not busy
+
+
+def _others_busy(start, end):
+    """CPUs kept busy by other processes between two ``_cpu_ticks``, on average."""
+    if start is None or end is None:
+        return None
+    busy, total, ours = (b - a for a, b in zip(start, end, strict=True))
+    return (busy - ours) / total * (os.cpu_count() or 1)
 
 
 def _cell(times):
@@ -160,38 +201,76 @@ def _cell(times):
     return med, f"{med:8.1f} ({min(times) * 1e3:.0f}-{max(times) * 1e3:.0f})"
 
 
+def _verdict(name, ratios, ok):
+    misses = [f"{cell} ({r:.2f})" for cell, r in ratios.items() if not ok(r)]
+    if not misses:
+        return f"PASS  {name}: all {len(ratios)} cells"
+    return f"MISS  {name}: {len(ratios) - len(misses)}/{len(ratios)} cells; missed " + (
+        ", ".join(misses)
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 runs per cell instead of 7")
+    parser.add_argument("--quick", action="store_true", help="5 rounds instead of 11")
+    parser.add_argument("--rounds", type=int, help="rounds (timed runs per cell)")
     parser.add_argument(
         "--threads",
         type=int,
         default=0,
         help="threads for torch and numpy's BLAS in every child (default: the libraries' own)",
     )
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        impl, dtype, repeats, threads = args.child
-        child(impl, dtype, int(repeats), int(threads))
+        impl, threads = args.child
+        child(impl, int(threads))
         return
-    repeats = 3 if args.quick else 7
+    rounds = args.rounds or (5 if args.quick else 11)
     import torch
 
     threads = args.threads or torch.get_num_threads()
-    print(f"torch {torch.__version__}, {threads} thread(s); median of {repeats} runs")
+    print(f"torch {torch.__version__}, {threads} thread(s); median of {rounds} rounds")
+    children = {impl: start_child(impl, args.threads) for impl in IMPLEMENTATIONS}
+    cells = [(dtype, s) for dtype in DTYPES for s in range(len(SHAPES))]
+    times = {(impl, cell): [] for impl in IMPLEMENTATIONS for cell in cells}
+    try:
+        ticks_start = _cpu_ticks(children.values())
+        for r in range(rounds):
+            for c, cell in enumerate(cells):
+                k = (r + c) % len(IMPLEMENTATIONS)  # rotate who goes first
+                for impl in IMPLEMENTATIONS[k:] + IMPLEMENTATIONS[:k]:
+                    time.sleep(PAUSE_S)
+                    times[impl, cell].append(ask(children[impl], *cell))
+        others = _others_busy(ticks_start, _cpu_ticks(children.values()))
+    finally:
+        for proc in children.values():
+            proc.stdin.close()
+            proc.wait()
     print("times in ms, median (min-max) of forward + backward")
     header = f"{'shape N,C,HxW,F,k,s,p':<26}{'dtype':<9}{'reference':>20}{'torch':>20}"
     print(header + f"{'numpy':>20}{'ref/torch':>11}{'numpy/ref':>11}")
-    for dtype in DTYPES:
-        timings = {impl: run_child(impl, dtype, repeats, args.threads) for impl in IMPLEMENTATIONS}
-        for s, shape in enumerate(SHAPES):
-            N, C, H, W, F_, K, stride, pad = shape
-            label = f"{N},{C},{H}x{W},{F_},{K},{stride},{pad}"
-            cells = {impl: _cell(timings[impl][s]) for impl in IMPLEMENTATIONS}
-            ref, tor, npy = (cells[i][0] for i in IMPLEMENTATIONS)
-            row = f"{label:<26}{dtype:<9}" + "".join(f"{cells[i][1]:>20}" for i in IMPLEMENTATIONS)
-            print(row + f"{ref / tor:>11.2f}{npy / ref:>11.2f}")
+    over_torch, under_numpy = {}, {}
+    for dtype, s in cells:
+        N, C, H, W, F_, K, stride, pad = SHAPES[s]
+        label = f"{N},{C},{H}x{W},{F_},{K},{stride},{pad}"
+        cell = {impl: _cell(times[impl, (dtype, s)]) for impl in IMPLEMENTATIONS}
+        ref, tor, npy = (times[i, (dtype, s)] for i in IMPLEMENTATIONS)
+        # a round's three turns run back to back: ratios within a round share its drift
+        ref_tor = statistics.median(r / t for r, t in zip(ref, tor, strict=True))
+        npy_ref = statistics.median(n / r for n, r in zip(npy, ref, strict=True))
+        row = f"{label:<26}{dtype:<9}" + "".join(f"{cell[i][1]:>20}" for i in IMPLEMENTATIONS)
+        print(row + f"{ref_tor:>11.2f}{npy_ref:>11.2f}")
+        over_torch[f"{label} {dtype}"] = ref_tor
+        under_numpy[f"{label} {dtype}"] = npy_ref
+    limit, floor = MAX_REF_OVER_TORCH, MIN_NUMPY_OVER_REF
+    print(_verdict(f"reference/torch <= {limit}", over_torch, lambda r: r <= limit))
+    print(_verdict(f"numpy/reference >= {floor}", under_numpy, lambda r: r >= floor))
+    if others is not None:
+        note = f"other processes kept {others:.1f} of {os.cpu_count()} CPUs busy while timing"
+        print(
+            note + ("; the figures are disturbed: rerun when it is quieter" if others > 0.2 else "")
+        )
 
 
 if __name__ == "__main__":

@@ -13,16 +13,21 @@ Two implementations compute the same numbers:
 
 - ``conv_forward_naive`` / ``conv_backward_naive``: explicit loops over images, filters
   and output positions, to be read beside the slide;
-- ``conv_forward`` / ``conv_backward``: im2col. Every window is unrolled into a column
-  (a strided view of the padded input, copied into one matrix), and the whole layer becomes
-  one matrix product ``w_row @ cols``; the backward pass is two more matrix products and a
-  col2im that adds each column back onto the window it came from.
+- ``conv_forward`` / ``conv_backward``: im2col. Every window of an image is unrolled into
+  a column (a strided view of the padded image, copied into one matrix per image), and the
+  layer becomes one matrix product ``w_row @ cols`` per image, the F filters as the rows of
+  ``w_row``; the backward pass is two more matrix products and a col2im that adds each
+  column back onto the window it came from. The batch goes through a few images at a time,
+  so that the columns (HH*WW/stride**2 times larger than the images) stay small.
 
 Both take ``conv_param = {"stride": 1, "pad": 0}`` (missing keys take these defaults), and
 both keep ``(x, w, b, conv_param)`` as the cache, so either backward accepts either cache.
 """
 
 from __future__ import annotations
+
+import itertools
+import math
 
 import torch
 import torch.nn.functional as F
@@ -89,7 +94,7 @@ def _check_conv_inputs(x, w, b, conv_param):
     return x, w, b, from_numpy, stride, pad, H_out, W_out
 
 
-def _check_dout(dout, cache, H_out_W_out=None):
+def _check_dout(dout, cache):
     x, w, b, conv_param = cache
     dout, from_numpy = like_cache("dout", dout, x, "x in the cache")
     stride, pad = _read_conv_param(conv_param)
@@ -172,77 +177,129 @@ def _windows(x_pad, HH, WW, stride, H_out, W_out):
 
 
 def im2col(x, HH, WW, stride, pad):
-    """Unroll every window of the zero-padded x into a column of one matrix.
+    """Unroll every window of the zero-padded x into a column: one matrix per image.
 
-    x (N, C, H, W) -> cols (C*HH*WW, N*H'*W'). Column ``n*H'*W' + i*W' + j`` is the window
-    under output position (i, j) of image n, flattened in (C, HH, WW) order like a filter
-    ``w[f]``, so ``w.reshape(F, -1) @ cols`` computes every output of the layer at once.
+    x (N, C, H, W) -> cols (N, C*HH*WW, H'*W'). Column ``i*W' + j`` of ``cols[n]`` is the
+    window under output position (i, j) of image n, flattened in (C, HH, WW) order like a
+    filter ``w[f]``, so ``w.reshape(F, -1) @ cols[n]`` computes every output of image n.
     """
     N, C, H, W = x.shape
     H_out = output_size(H, HH, stride, pad, ("H", "HH"))
     W_out = output_size(W, WW, stride, pad, ("W", "WW"))
-    x_pad = F.pad(x, (pad, pad, pad, pad))
-    windows = _windows(x_pad, HH, WW, stride, H_out, W_out)  # (N, C, HH, WW, H', W')
-    return windows.permute(1, 2, 3, 0, 4, 5).reshape(C * HH * WW, N * H_out * W_out)
+    return _unroll(_pad(x, pad), HH, WW, stride, H_out, W_out)
 
 
 def col2im(cols, x_shape, HH, WW, stride, pad):
     """The adjoint of ``im2col``: add every column back onto the window it came from.
 
-    cols (C*HH*WW, N*H'*W') -> (N, C, H, W). Windows overlap when stride < kernel size, so
-    one input pixel collects the gradients of every window that contains it. The loop runs
-    over the HH*WW offsets inside a window; each step is one strided add over all windows.
+    cols (N, C*HH*WW, H'*W') -> (N, C, H, W). Windows overlap when stride < kernel size, so
+    one input pixel collects the gradients of every window that contains it.
     """
     N, C, H, W = x_shape
     H_out = output_size(H, HH, stride, pad, ("H", "HH"))
     W_out = output_size(W, WW, stride, pad, ("W", "WW"))
-    cols = cols.reshape(C, HH, WW, N, H_out, W_out)
     x_pad = cols.new_zeros((N, C, H + 2 * pad, W + 2 * pad))
-    for di in range(HH):
-        for dj in range(WW):
-            rows = slice(di, di + stride * H_out, stride)
-            columns = slice(dj, dj + stride * W_out, stride)
-            x_pad[:, :, rows, columns] += cols[:, di, dj].transpose(0, 1)
+    _fold_into(x_pad, cols, HH, WW, stride, H_out, W_out)
     return x_pad[:, :, pad : pad + H, pad : pad + W]
 
 
+def _pad(x, pad):
+    return F.pad(x, (pad, pad, pad, pad)) if pad else x
+
+
+def _unroll(x_pad, HH, WW, stride, H_out, W_out):
+    """im2col of an already padded x_pad: copy the windows view into (N, C*HH*WW, H'*W')."""
+    N, C = x_pad.shape[:2]
+    windows = _windows(x_pad, HH, WW, stride, H_out, W_out)  # (N, C, HH, WW, H', W')
+    return windows.reshape(N, C * HH * WW, H_out * W_out)
+
+
+def _fold_into(x_pad, cols, HH, WW, stride, H_out, W_out):
+    """col2im into x_pad (N, C, H+2*pad, W+2*pad): add every column onto its window, in place.
+
+    The loop runs over the offsets (di, dj) inside a window, a stride x stride block of
+    them at a time: offsets less than a stride apart never reach the same pixel, so a block
+    is one strided add over all windows (HH*WW adds for stride 1, 3*3 instead of 11*11 for
+    11x11 stride 4).
+    """
+    N, C = x_pad.shape[:2]
+    cols = cols.reshape(N, C, HH, WW, H_out, W_out)
+    for di in range(0, HH, stride):
+        for dj in range(0, WW, stride):
+            block = cols[:, :, di : di + stride, dj : dj + stride]  # up to stride x stride
+            # the same offsets of every window, as a view of x_pad: adding writes x_pad
+            windows = _windows(x_pad[:, :, di:, dj:], *block.shape[2:4], stride, H_out, W_out)
+            windows.add_(block)
+
+
+# Unrolled values per chunk of images (4 MiB in float32). The columns are HH*WW/stride**2
+# times larger than the images: in chunks they stay in the CPU cache between the copy and
+# the products, and the allocator reuses one chunk's buffer for the next instead of mapping
+# fresh pages (a page fault each) for the columns of the whole batch.
+_CHUNK_ELEMENTS = 2**20
+
+
+def _image_chunks(x, values_per_image: int) -> list[slice]:
+    """Split the batch into slices of equal size (+-1) with ~_CHUNK_ELEMENTS unrolled values."""
+    N = x.shape[0]
+    n_chunks = max(1, min(N, math.ceil(N * values_per_image / _CHUNK_ELEMENTS)))
+    if x.device.type != "cpu":
+        n_chunks = 1  # a GPU has the memory, and every chunk costs kernel launches
+    ends = [N * k // n_chunks for k in range(n_chunks + 1)]
+    return [slice(start, end) for start, end in itertools.pairwise(ends)]
+
+
 def conv_forward(x, w, b, conv_param):
-    """Fast convolution forward pass: im2col and one matrix product.
+    """Fast convolution forward pass: im2col and one matrix product per image.
 
     Inputs and outputs as in ``conv_forward_naive``: x (N, C, H, W), w (F, C, HH, WW),
     b (F,), conv_param {"stride", "pad"}; returns ``(out, cache)`` with out (N, F, H', W')
-    and cache (x, w, b, conv_param). The columns are not cached: the backward pass unrolls x
-    again, which keeps the cache as small as the input (the columns are about HH*WW/stride**2
-    times larger than x).
+    and cache (x, w, b, conv_param). With cols (N, C*HH*WW, H'*W') from ``im2col``,
+    ``out[n] = w_row @ cols[n] + b`` for every image n (w_row: the filters as rows, (F,
+    C*HH*WW)); the batch goes through a few images at a time. The columns are not cached:
+    the backward pass unrolls x again, which keeps the cache as small as the input (the
+    columns are about HH*WW/stride**2 times larger than x).
     """
     x, w, b, from_numpy, stride, pad, H_out, W_out = _check_conv_inputs(x, w, b, conv_param)
-    N, (F_, _, HH, WW) = x.shape[0], w.shape
-    cols = im2col(x, HH, WW, stride, pad)  # (C*HH*WW, N*H'*W')
+    N, (F_, C, HH, WW) = x.shape[0], w.shape
     w_row = w.reshape(F_, -1)  # (F, C*HH*WW): one filter per row
-    out = torch.addmm(b.view(F_, 1), w_row, cols)  # b + w_row @ cols: (F, N*H'*W')
-    out = out.view(F_, N, H_out, W_out).transpose(0, 1).contiguous()
-    return output(out, from_numpy), (x, w, b, conv_param)
+    x_pad = _pad(x, pad)
+    out = x.new_empty((N, F_, H_out * W_out))
+    for chunk in _image_chunks(x, C * HH * WW * H_out * W_out):
+        cols = _unroll(x_pad[chunk], HH, WW, stride, H_out, W_out)  # (n, C*HH*WW, H'*W')
+        out[chunk] = w_row @ cols  # (F, C*HH*WW) @ each of the n matrices: (n, F, H'*W')
+    out += b.view(F_, 1)
+    return output(out.view(N, F_, H_out, W_out), from_numpy), (x, w, b, conv_param)
 
 
 def conv_backward(dout, cache):
-    """Fast convolution backward pass: two matrix products and col2im.
+    """Fast convolution backward pass: two matrix products per image and col2im.
 
     Inputs:
     - dout: (N, F, H', W') upstream gradient
     - cache: (x, w, b, conv_param) from ``conv_forward`` or ``conv_forward_naive``
 
-    Returns ``(dx, dw, db)``. With ``out = w_row @ cols + b`` and dout as an (F, N*H'*W')
-    matrix: ``dw_row = dout @ cols.T``, ``db = dout summed over its columns``,
-    ``dcols = w_row.T @ dout``, and col2im adds every column of dcols back onto the window
-    it was unrolled from.
+    Returns ``(dx, dw, db)``. With ``out[n] = w_row @ cols[n] + b`` and dout[n] as an
+    (F, H'*W') matrix: ``dw_row = sum over n of dout[n] @ cols[n].T``, ``db = dout summed
+    over n and the positions``, ``dcols[n] = w_row.T @ dout[n]``, and col2im adds every
+    column of dcols back onto the window it was unrolled from. x is unrolled again, a few
+    images at a time, as in the forward pass.
     """
     dout, from_numpy, stride, pad = _check_dout(dout, cache)
     x, w, b, _ = cache
-    F_, HH, WW = w.shape[0], w.shape[2], w.shape[3]
-    dout_mat = dout.transpose(0, 1).reshape(F_, -1)  # (F, N*H'*W')
-    cols = im2col(x, HH, WW, stride, pad)  # (C*HH*WW, N*H'*W')
-    db = dout_mat.sum(dim=1)
-    dw = (dout_mat @ cols.t()).view_as(w)
-    dcols = w.reshape(F_, -1).t() @ dout_mat  # (C*HH*WW, N*H'*W')
-    dx = col2im(dcols, x.shape, HH, WW, stride, pad)
-    return output(dx.contiguous(), from_numpy), output(dw, from_numpy), output(db, from_numpy)
+    F_, C, HH, WW = w.shape
+    N, _, H_out, W_out = dout.shape
+    dout = dout.reshape(N, F_, H_out * W_out)
+    w_row = w.reshape(F_, -1)  # (F, C*HH*WW)
+    x_pad = _pad(x, pad)
+    dx_pad = torch.zeros_like(x_pad)
+    dw_row = torch.zeros_like(w_row)
+    for chunk in _image_chunks(x, C * HH * WW * H_out * W_out):
+        cols = _unroll(x_pad[chunk], HH, WW, stride, H_out, W_out)  # (n, C*HH*WW, H'*W')
+        dw_row += (dout[chunk] @ cols.mT).sum(dim=0)  # (n, F, C*HH*WW) summed over images
+        dcols = w_row.t() @ dout[chunk]  # (n, C*HH*WW, H'*W')
+        _fold_into(dx_pad[chunk], dcols, HH, WW, stride, H_out, W_out)
+    dx = dx_pad[:, :, pad : pad + x.shape[2], pad : pad + x.shape[3]].contiguous()
+    db = dout.sum(dim=(0, 2))
+    dw = dw_row.view_as(w)
+    return output(dx, from_numpy), output(dw, from_numpy), output(db, from_numpy)

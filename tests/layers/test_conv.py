@@ -11,12 +11,15 @@ from hypothesis import strategies as st
 
 from cnncourse.gradcheck import eval_numerical_gradient_array
 from cnncourse.layers import (
+    col2im,
     conv_backward,
     conv_backward_naive,
     conv_forward,
     conv_forward_naive,
     conv_output_size,
+    im2col,
 )
+from cnncourse.layers import conv as conv_module
 
 from ._helpers import DEVICES, SETTINGS, assert_close, leaf, rng_arrays
 
@@ -99,6 +102,41 @@ def test_naive_and_fast_conv_agree(case):
         strict=True,
     ):
         assert_close(g_fast, g_naive, 1e-10, f"{what}: {name}")
+
+
+@pytest.mark.parametrize("chunk_elements", [1, 2 * 3 * 3 * 3 * 4 * 4, 10**9])
+def test_fast_conv_in_chunks_of_images_matches_torch(monkeypatch, chunk_elements):
+    # 5 images of 3*3*3 x 4*4 unrolled values: chunks of 1 image, of 1-2 (1 + 2 + 2), of all 5
+    monkeypatch.setattr(conv_module, "_CHUNK_ELEMENTS", chunk_elements)
+    check_against_torch((5, 3, 7, 7), (2, 3, 3, 3), 2, 1, seed=11, impl="fast")
+
+
+@pytest.mark.parametrize(
+    ("N", "per_image", "budget"), [(64, 288 * 256, 2**20), (10, 5, 20), (16, 10**6, 1), (3, 1, 100)]
+)
+def test_image_chunks_split_the_batch_evenly(monkeypatch, N, per_image, budget):
+    monkeypatch.setattr(conv_module, "_CHUNK_ELEMENTS", budget)
+    chunks = conv_module._image_chunks(torch.zeros(N, 1), per_image)
+    covered = [n for chunk in chunks for n in range(N)[chunk]]
+    assert covered == list(range(N)), chunks
+    sizes = [len(range(N)[chunk]) for chunk in chunks]
+    assert max(sizes) - min(sizes) <= 1, sizes
+    assert (max(sizes) - 1) * per_image < budget, sizes  # about the budget, or one image
+
+
+def test_im2col_unrolls_each_window_into_a_column_and_col2im_is_its_adjoint():
+    HH, WW, stride, pad = 3, 2, 2, 1  # on 7x6 images: H' = (7 - 3 + 2)/2 + 1 = 4, W' = 4
+    x, c = (torch.from_numpy(a) for a in rng_arrays(5, (2, 3, 7, 6), (2, 3 * HH * WW, 4 * 4)))
+    cols = im2col(x, HH, WW, stride, pad)
+    assert cols.shape == (2, 3 * HH * WW, 4 * 4)
+    x_pad = F.pad(x, (pad, pad, pad, pad))
+    for n, i, j in [(0, 0, 0), (1, 2, 3), (1, 3, 1)]:
+        window = x_pad[n, :, i * stride : i * stride + HH, j * stride : j * stride + WW]
+        assert torch.equal(cols[n, :, i * 4 + j], window.flatten()), (n, i, j)
+    back = col2im(c, x.shape, HH, WW, stride, pad)
+    assert back.shape == x.shape
+    # <im2col(x), c> = <x, col2im(c)>: col2im is the transpose of the linear map im2col
+    assert_close((cols * c).sum(), (x * back).sum(), 1e-12, "im2col / col2im adjoint")
 
 
 @pytest.mark.parametrize("impl", ["fast", "naive"])
