@@ -263,12 +263,19 @@ def conv_forward(x, w, b, conv_param):
     x, w, b, from_numpy, stride, pad, H_out, W_out = _check_conv_inputs(x, w, b, conv_param)
     N, (F_, C, HH, WW) = x.shape[0], w.shape
     w_row = w.reshape(F_, -1)  # (F, C*HH*WW): one filter per row
+    bias = b.view(1, F_, 1)
+    recording = torch.is_grad_enabled() and (x.requires_grad or w.requires_grad or b.requires_grad)
     x_pad = _pad(x, pad)
     out = x.new_empty((N, F_, H_out * W_out))
     for chunk in _image_chunks(x, C * HH * WW * H_out * W_out):
         cols = _unroll(x_pad[chunk], HH, WW, stride, H_out, W_out)  # (n, C*HH*WW, H'*W')
-        out[chunk] = w_row @ cols  # (F, C*HH*WW) @ each of the n matrices: (n, F, H'*W')
-    out += b.view(F_, 1)
+        n = cols.shape[0]
+        if recording:  # autograd cannot record an out= product: the same numbers via a copy
+            out[chunk] = w_row @ cols + bias
+        else:  # out[n] = b + w_row @ cols[n] for each of the n images, straight into out
+            torch.baddbmm(
+                bias.expand(n, -1, H_out * W_out), w_row.expand(n, -1, -1), cols, out=out[chunk]
+            )
     return output(out.view(N, F_, H_out, W_out), from_numpy), (x, w, b, conv_param)
 
 

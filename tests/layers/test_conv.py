@@ -124,6 +124,20 @@ def test_image_chunks_split_the_batch_evenly(monkeypatch, N, per_image, budget):
     assert (max(sizes) - 1) * per_image < budget, sizes  # about the budget, or one image
 
 
+def test_fast_conv_forward_stays_differentiable_by_autograd():
+    # inputs that require grad (an nn.Parameter, say) take the path autograd can record
+    x, w, b = (
+        torch.from_numpy(a).requires_grad_()
+        for a in rng_arrays(3, (2, 3, 6, 5), (4, 3, 3, 2), (4,))
+    )
+    out, cache = conv_forward(x, w, b, {"stride": 1, "pad": 1})
+    (dout,) = rng_arrays(4, tuple(out.shape))
+    out.backward(torch.from_numpy(dout))
+    dx, dw, db = conv_backward(torch.from_numpy(dout), cache)
+    for name, got, want in (("dx", x.grad, dx), ("dw", w.grad, dw), ("db", b.grad, db)):
+        assert_close(got, want, 1e-12, f"autograd through conv_forward vs conv_backward: {name}")
+
+
 def test_im2col_unrolls_each_window_into_a_column_and_col2im_is_its_adjoint():
     HH, WW, stride, pad = 3, 2, 2, 1  # on 7x6 images: H' = (7 - 3 + 2)/2 + 1 = 4, W' = 4
     x, c = (torch.from_numpy(a) for a in rng_arrays(5, (2, 3, 7, 6), (2, 3 * HH * WW, 4 * 4)))

@@ -84,22 +84,22 @@ def test_every_function_is_gradchecked():
 # --- modules against their torch.nn namesakes -----------------------------------------------
 
 
-def compare_modules(ours, theirs, x, tol=1e-10, what=""):
+def compare_modules(ours, theirs, x, tol=1e-10, what="", per="element"):
     """Load torch's state into ours (strict), run both, compare outputs and all gradients."""
     ours.load_state_dict(theirs.state_dict(), strict=True)
     x_ours = x.detach().clone().requires_grad_()
     x_theirs = x.detach().clone().requires_grad_()
     out_ours, out_theirs = ours(x_ours), theirs(x_theirs)
-    assert_close(out_ours, out_theirs, tol, f"{what}: output")
+    assert_close(out_ours, out_theirs, tol, f"{what}: output", per)
     dout = torch.randn(
         out_theirs.shape, generator=torch.Generator().manual_seed(99), dtype=x.dtype
     ).to(x.device)
     out_ours.backward(dout)
     out_theirs.backward(dout)
-    assert_close(x_ours.grad, x_theirs.grad, tol, f"{what}: input gradient")
+    assert_close(x_ours.grad, x_theirs.grad, tol, f"{what}: input gradient", per)
     ours_params = dict(ours.named_parameters())
     for name, p in theirs.named_parameters():
-        assert_close(ours_params[name].grad, p.grad, tol, f"{what}: gradient of {name}")
+        assert_close(ours_params[name].grad, p.grad, tol, f"{what}: gradient of {name}", per)
 
 
 MODULE_CASES = {
@@ -338,5 +338,6 @@ def test_small_cnn_runs_on_device_and_dtype(device, dtype):
     theirs = small_cnn(tnn).to(device=device, dtype=dtype)
     ours = small_cnn(cnn).to(device=device, dtype=dtype)
     x = randn(4, 1, 8, 8, seed=1, dtype=dtype, device=device)
-    tol = 1e-4 if dtype == torch.float32 else 1e-10
-    compare_modules(ours, theirs, x, tol=tol, what=f"small CNN on {device} in {dtype}")
+    # float32: 1e-5 of each tensor's scale (unit roundoff 6e-8, through a few layers)
+    tol, per = (1e-5, "tensor") if dtype == torch.float32 else (1e-10, "element")
+    compare_modules(ours, theirs, x, tol=tol, what=f"small CNN on {device} in {dtype}", per=per)
