@@ -64,10 +64,11 @@ def server(html_root):
 
 @pytest.fixture(scope="module")
 def browser():
-    assert Path(CHROMIUM).is_file(), (
-        f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does); "
-        "the tests never download a browser"
-    )
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(
+            f"needs Debian's chromium at {CHROMIUM}: apt-get install chromium "
+            "(make test installs it when run as root); the tests never download a browser"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
