@@ -8,6 +8,10 @@ PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check -q
 
 .PHONY: install book notebooks test lint test-torchvision constraints clean
 
+# Debian packages (chromium, bubblewrap): installed as root, else the exact command and a stop
+system-packages-%:
+	@bash scripts/system-packages.sh $*
+
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -c constraints.txt -e ".[book,grading,dev]"
@@ -17,7 +21,7 @@ install: $(STAMP)
 
 ## make book: build the textbook into _build/html (warnings are errors; executed cells are cached)
 ## (a course with its own hub: make book JUPYTERHUB_URL=https://hub.your-university.edu)
-book: $(STAMP)
+book: system-packages-book $(STAMP)
 ifdef JUPYTERHUB_URL
 	$(BIN)/python scripts/book_config.py --jupyterhub-url "$(JUPYTERHUB_URL)" _build/_config.local.yml
 	$(BIN)/jupyter-book build . -W --config _build/_config.local.yml
@@ -30,7 +34,7 @@ notebooks: $(STAMP)
 	$(BIN)/jupytext --sync book/[0-9]*.md
 
 ## make test: ruff, then every test (including a strict book build and browser checks)
-test: lint
+test: system-packages-test lint
 	$(BIN)/python -m pytest --durations=10
 
 lint: $(STAMP)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+if shutil.which("bwrap") is None and "CNNCOURSE_ISOLATION" not in os.environ:
+    # `cnncourse grade` refuses to fall below bubblewrap unless told: without bwrap
+    # (make test SYSTEM_PACKAGES=skip) the grading tests name the next level explicitly
+    os.environ["CNNCOURSE_ISOLATION"] = "uid" if os.geteuid() == 0 else "rlimits"
 
 
 @pytest.fixture(scope="session")
@@ -17,24 +26,48 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def built_book() -> Path:
+def built_book(pytestconfig) -> Path:
     """Build the book strictly (-W) into _build/html once per session and return that folder.
 
     Executed cells are cached in _build/.jupyter_cache, so a second build only re-runs the
-    chapters whose code changed.
+    chapters whose code changed. A cold build takes minutes: every 30 s the terminal shows
+    that it is alive and what it is executing.
     """
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    proc = subprocess.run(
-        [str(jupyter_book), "build", str(ROOT), "-W", "--keep-going"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"strict book build failed ({proc.returncode}):\n{log[-8000:]}"
+    command = [str(jupyter_book), "build", str(ROOT), "-W", "--keep-going"]
+    returncode, log = _run_with_heartbeat(command, "book build", pytestconfig)
+    assert returncode == 0, f"strict book build failed ({returncode}):\n{log[-8000:]}"
     html = ROOT / "_build" / "html"
     assert (html / "index.html").is_file(), f"no index.html in {html}"
     return html
+
+
+def _run_with_heartbeat(command: list[str], what: str, config, every: float = 30.0):
+    """Run ``command``; print a line to the terminal every ``every`` s while it runs."""
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    start = time.monotonic()
+    while process.poll() is None:
+        reader.join(timeout=every)
+        if process.poll() is None:
+            last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+            _say(config, f"[{what}: {time.monotonic() - start:.0f} s] {last[:100]}")
+    reader.join()
+    _say(config, f"[{what}: done in {time.monotonic() - start:.0f} s]")
+    return process.returncode, "".join(lines)
+
+
+def _say(config, line: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(line)
 
 
 @pytest.fixture
@@ -43,5 +76,8 @@ def cuda_device():
     import torch
 
     if not torch.cuda.is_available():
-        pytest.skip("CUDA is not available on this machine (CPU-only torch or no GPU)")
+        pytest.skip(
+            "needs a CUDA device: torch.cuda.is_available() is False; run on a machine with "
+            "an NVIDIA GPU and its driver, where the pinned torch==2.13.0 is the CUDA build"
+        )
     return torch.device("cuda")

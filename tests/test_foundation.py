@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -81,8 +82,39 @@ def test_submodules_load_lazily_on_first_use():
 def test_ci_runs_make_test_and_installs_the_debian_packages(repo_root):
     script = (repo_root / ".ci" / "run").read_text()
     assert "make test" in script
-    for package in ("chromium", "bubblewrap"):
-        assert package in script, f".ci/run does not install {package}"
+    assert "scripts/system-packages.sh test" in script, script
+
+
+def test_make_test_and_make_book_install_the_debian_packages_first(repo_root):
+    makefile = (repo_root / "Makefile").read_text()
+    for target in ("test", "book"):
+        line = next(line for line in makefile.splitlines() if line.startswith(f"{target}:"))
+        prerequisites = line.split(":", 1)[1].split()
+        assert prerequisites[0] == f"system-packages-{target}", line
+    script = (repo_root / "scripts" / "system-packages.sh").read_text()
+    for package, command in (("chromium", "chromium"), ("bubblewrap", "bwrap")):
+        assert f"{package}:{command}" in script, f"system-packages.sh does not check {package}"
+
+
+def test_system_packages_stops_a_user_who_is_not_root_with_the_command_to_run(repo_root, tmp_path):
+    bin_dir = tmp_path / "bin"  # bash, cat and an id that says 1000; no chromium, no bwrap
+    bin_dir.mkdir()
+    for tool in ("bash", "cat"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    fake_id = tmp_path / "id"
+    fake_id.write_text("#!/bin/sh\necho 1000\n")
+    fake_id.chmod(0o755)
+    (bin_dir / "id").symlink_to(fake_id)
+    script = repo_root / "scripts" / "system-packages.sh"
+    proc = subprocess.run(
+        [str(bin_dir / "bash"), str(script), "test"],
+        env={"PATH": str(bin_dir)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 1, (proc.returncode, proc.stderr)
+    assert "sudo apt-get install -y chromium bubblewrap" in proc.stderr, proc.stderr
 
 
 def test_readme_gives_the_two_commands_first(repo_root):

@@ -11,7 +11,13 @@ from cnncourse.grading import results
 from cnncourse.grading.assignment import AssignmentError, load_assignment
 from cnncourse.grading.autograded import nbgrader_course, write_autograded
 from cnncourse.grading.report import write_feedback
-from cnncourse.grading.sandbox import LEVELS, start_probing
+from cnncourse.grading.sandbox import (
+    INSTALL_BUBBLEWRAP,
+    LEVELS,
+    PROTECTS,
+    start_probing,
+    why_not_bubblewrap,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,8 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--isolation",
         choices=["auto", *LEVELS],
-        default="auto",
-        help="sandbox level (default: the strongest available)",
+        default=os.environ.get("CNNCOURSE_ISOLATION", "auto"),
+        help="sandbox level (default: $CNNCOURSE_ISOLATION, else auto: bubblewrap, and a "
+        "refusal where it is not available; uid and rlimits only when named)",
     )
     parser.add_argument("--force", action="store_true", help="regrade unchanged submissions")
 
@@ -76,6 +83,9 @@ def _run(args: argparse.Namespace, gradebook) -> int:
     level = wait_for_level()
     if level is None:
         return _error(f"isolation level {args.isolation!r} is not available on this machine")
+    if args.isolation == "auto" and level != "bubblewrap":
+        return _error(_weaker_level_refused(level))
+    _announce(level)
 
     previous = {} if args.force else results.load_previous(args.json)
     records: dict[str, dict] = {}
@@ -100,6 +110,21 @@ def _run(args: argparse.Namespace, gradebook) -> int:
     bar.close()
     _print_summary(list(records.values()), level)
     return 1 if out.failures else 0
+
+
+def _weaker_level_refused(level: str) -> str:
+    _protects, exposed = PROTECTS[level]
+    return (
+        f"refusing to grade below the bubblewrap sandbox: {why_not_bubblewrap()}.\n"
+        f"The strongest level here is {level!r}: {exposed}.\n"
+        f"Install bubblewrap ({INSTALL_BUBBLEWRAP}) and run again, or accept the weaker "
+        f"level by naming it: --isolation {level}"
+    )
+
+
+def _announce(level: str) -> None:
+    protects, exposed = PROTECTS[level]
+    print(f"isolation: {level}: {protects}; not protected: {exposed}", file=sys.stderr)
 
 
 def _output_folders(args) -> list[str]:

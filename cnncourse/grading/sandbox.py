@@ -26,6 +26,25 @@ from pathlib import Path
 import cnncourse
 
 LEVELS = ("bubblewrap", "uid", "rlimits")
+# what each level does for the course, and what it leaves open (printed before every run)
+PROTECTS = {
+    "bubblewrap": (
+        "student code runs in its own namespaces: no network, its own processes, a private "
+        "/tmp; the course folder, the submissions, the outputs and $HOME are hidden",
+        "the rest of the host's file system is visible to student code, read-only",
+    ),
+    "uid": (
+        "student code runs as the unprivileged user nobody (uid 65534) with resource limits",
+        "student code can read every file on the host that all users may read (the course "
+        "folder too, where its permissions allow) and it has the network",
+    ),
+    "rlimits": (
+        "student code runs as the grader's own user, with resource limits only",
+        "student code can read and write everything the grader can (hidden tests, "
+        "solutions, gradebook) and it has the network",
+    ),
+}
+INSTALL_BUBBLEWRAP = "Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap"
 NOBODY = 65534
 LIBRARY_ALLOWANCE_MB = 1024  # address space for the interpreter, numpy and torch themselves
 SANDBOX_WORKDIR = "/tmp/work"
@@ -272,6 +291,16 @@ def best_level() -> str:
     if os.geteuid() == 0 and _probe("uid"):
         return "uid"
     return "rlimits"
+
+
+def why_not_bubblewrap() -> str:
+    """Why the bubblewrap level is not available here, in words for the instructor."""
+    if not _bwrap():
+        return "bubblewrap is not installed (no bwrap on PATH)"
+    return (
+        "bwrap is installed but a sandboxed child did not start (are unprivileged user "
+        "namespaces disabled, e.g. kernel.unprivileged_userns_clone=0 or inside a container?)"
+    )
 
 
 def available(level: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 
 import pytest
@@ -25,7 +26,12 @@ def test_score_is_exactly_what_the_working_answers_earn(corpus_run, name):
     assert record["max_score"] == 6
 
 
+@pytest.mark.skipif(
+    shutil.which("bwrap") is None,
+    reason="needs bubblewrap (bwrap): apt-get install bubblewrap (make test installs it as root)",
+)
 def test_every_submission_reports_bubblewrap_isolation(corpus_run):
+    # wherever bwrap is installed the grader must use it: a fallback here fails
     assert {record["isolation"] for record in corpus_run[0].values()} == {"bubblewrap"}
 
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import grade
 from grading_corpus import CASES, COURSE, build
+
+from cnncourse.grading import sandbox
 
 
 def test_json_records_follow_the_documented_schema(corpus_run):
@@ -135,3 +140,74 @@ def test_a_gradebook_that_cannot_be_written_fails_the_run_but_not_the_other_outp
     assert result.returncode == 1, result.stderr[-2000:]
     assert "gradebook: alice:" in result.stderr
     assert json.loads(out.read_text())["submissions"][0]["score"] == 6
+
+
+def _without_bwrap(tmp_path: Path) -> dict[str, str]:
+    """An environment whose PATH finds no bwrap: what a machine without bubblewrap sees."""
+    empty = tmp_path / "no-bwrap-bin"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "CNNCOURSE_ISOLATION"}
+    return {**env, "PATH": str(empty)}
+
+
+def _grade_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cnncourse", "grade", *args],
+        cwd=COURSE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_without_bubblewrap_grade_refuses_before_grading_and_says_how_to_install(tmp_path):
+    build(CASES["honest"], tmp_path / "sub" / "honest" / "sample" / "sample.ipynb", {})
+    out = tmp_path / "r.json"
+    result = _grade_with(
+        _without_bwrap(tmp_path), "sample", str(tmp_path / "sub"), "--json", str(out)
+    )
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    message = result.stderr
+    for words in ("refusing", "bubblewrap is not installed", "apt-get install bubblewrap"):
+        assert words in message, f"{words!r} not in:\n{message}"
+    weaker = "uid" if sandbox.available("uid") else "rlimits"
+    assert f"--isolation {weaker}" in message, message
+    assert not out.exists(), "a refused run graded something"
+
+
+def test_a_weaker_level_named_explicitly_grades_and_says_what_it_leaves_open(tmp_path):
+    build(CASES["honest"], tmp_path / "sub" / "honest" / "sample" / "sample.ipynb", {})
+    out = tmp_path / "r.json"
+    env = _without_bwrap(tmp_path)
+    result = _grade_with(
+        env, "sample", str(tmp_path / "sub"), "--isolation", "rlimits", "--json", str(out)
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    announced = [line for line in result.stderr.splitlines() if line.startswith("isolation: ")]
+    assert announced and "not protected: student code can read and write" in announced[0], (
+        result.stderr
+    )
+    assert result.stderr.index("isolation: rlimits") < result.stderr.index("submission"), (
+        f"the level is announced after the progress bar started:\n{result.stderr}"
+    )
+
+
+def test_the_isolation_level_can_come_from_the_environment(tmp_path):
+    build(CASES["honest"], tmp_path / "sub" / "honest" / "sample" / "sample.ipynb", {})
+    out = tmp_path / "r.json"
+    env = {**_without_bwrap(tmp_path), "CNNCOURSE_ISOLATION": "rlimits"}
+    result = _grade_with(env, "sample", str(tmp_path / "sub"), "--json", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = json.loads(out.read_text())["submissions"]
+    assert {record["isolation"] for record in records} == {"rlimits"}
+
+
+@pytest.mark.skipif(
+    shutil.which("bwrap") is None,
+    reason="needs bubblewrap (bwrap): apt-get install bubblewrap (make test installs it as root)",
+)
+def test_grade_announces_bubblewrap_and_what_it_leaves_open(corpus_run):
+    _records, _paths, process = corpus_run
+    assert "isolation: bubblewrap: " in process.stderr, process.stderr[-2000:]
+    assert "not protected: " in process.stderr, process.stderr[-2000:]

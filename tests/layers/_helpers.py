@@ -15,7 +15,9 @@ SETTINGS = settings(
 )
 
 CUDA = pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="needs a CUDA device; torch.cuda.is_available() is False"
+    not torch.cuda.is_available(),
+    reason="needs a CUDA device: torch.cuda.is_available() is False; run on a machine with an "
+    "NVIDIA GPU and its driver, where the pinned torch==2.13.0 is the CUDA build",
 )
 DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, CUDA])]
 
