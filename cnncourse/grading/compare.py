@@ -13,9 +13,12 @@ __all__ = ["assert_close", "assert_scalar_close", "rel_error"]
 
 def rel_error(actual: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """Elementwise |a - e| / max(1e-8, |a| + |e|), the course's relative error."""
-    actual = np.asarray(actual, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
-    return np.abs(actual - expected) / np.maximum(1e-8, np.abs(actual) + np.abs(expected))
+    # halved (exact in binary floating point) so that |a - e| and |a| + |e| cannot overflow
+    # for finite values near the largest float64
+    actual = np.asarray(actual, dtype=np.float64) / 2
+    expected = np.asarray(expected, dtype=np.float64) / 2
+    with np.errstate(invalid="ignore"):  # inf / inf where both are infinite: NaN
+        return np.abs(actual - expected) / np.maximum(5e-9, np.abs(actual) + np.abs(expected))
 
 
 def _describe(value: object) -> str:
@@ -26,11 +29,52 @@ def _describe(value: object) -> str:
     return f"a {type(value).__name__}"
 
 
+def _at(mask: np.ndarray) -> tuple[int, ...]:
+    """The index of the first true element of ``mask`` (in C order)."""
+    return tuple(int(i) for i in np.unravel_index(int(np.flatnonzero(mask)[0]), mask.shape))
+
+
+def _check_non_finite(actual: np.ndarray, expected: np.ndarray, name: str) -> None:
+    """Non-finite values pass only where they are expected, and then exactly.
+
+    A relative error cannot judge them: |inf - x| / (|inf| + |x|) is NaN, and ``NaN > rtol``
+    is false, so an infinity would pass for any finite value (and any value for an infinity).
+    Where ``expected`` is +inf or -inf, ``actual`` must be the same infinity; where it is NaN,
+    ``actual`` must be NaN; where it is finite, ``actual`` must be finite.
+    """
+    if actual.dtype.kind not in "fiubc" or expected.dtype.kind not in "fiubc":
+        return
+    actual_finite, expected_finite = np.isfinite(actual), np.isfinite(expected)
+    unexpected = ~actual_finite & expected_finite
+    if unexpected.any():
+        count = int(unexpected.sum())
+        nans = int((np.isnan(actual) & unexpected).sum())
+        what = "NaN" if nans == count else "infinite" if nans == 0 else "NaN or infinite"
+        where = _at(unexpected)
+        raise AssertionError(
+            f"{name}: {count} of {actual.size} values are {what} where finite values are "
+            f"expected; first at index {where}: got {actual[where]!r}, "
+            f"expected {expected[where]!r}"
+        )
+    same = (actual == expected) | (np.isnan(actual) & np.isnan(expected))
+    missed = ~expected_finite & ~same
+    if missed.any():
+        count = int(missed.sum())
+        where = _at(missed)
+        raise AssertionError(
+            f"{name}: {count} of {actual.size} values differ from non-finite expected values "
+            f"(an inf must be the same inf, a NaN a NaN); first at index {where}: "
+            f"got {actual[where]!r}, expected {expected[where]!r}"
+        )
+
+
 def assert_close(actual, expected, *, rtol: float = 1e-6, name: str = "output") -> None:
     """Fail with a message the student can act on unless ``actual`` matches ``expected``.
 
     ``actual`` must be a real numpy array (never a handle or a look-alike) of the expected
-    shape and dtype kind, without NaN; values must agree to a relative error of ``rtol``.
+    shape and dtype kind; values must agree to a relative error of ``rtol``. Non-finite values
+    must match exactly: NaN or an infinity where a finite value is expected fails, and where
+    an infinity (or NaN) is expected only the same infinity (or NaN) passes.
     """
     expected = np.asarray(expected)
     if not isinstance(actual, np.ndarray):
@@ -48,11 +92,10 @@ def assert_close(actual, expected, *, rtol: float = 1e-6, name: str = "output") 
         )
     if actual.size == 0:
         return
-    if np.isnan(actual).any() and not np.isnan(expected).any():
-        count = int(np.isnan(actual).sum())
-        raise AssertionError(f"{name}: {count} of {actual.size} values are NaN")
+    _check_non_finite(actual, expected, name)
     errors = rel_error(actual, expected)
-    errors = np.where(np.isnan(actual) & np.isnan(expected), 0.0, errors)
+    # where both are non-finite they are equal (checked above): no error there
+    errors = np.where(np.isfinite(actual) & np.isfinite(expected), errors, 0.0)
     worst = np.unravel_index(int(np.argmax(errors)), errors.shape)
     if errors[worst] > rtol:
         raise AssertionError(
