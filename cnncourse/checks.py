@@ -812,6 +812,16 @@ def check_spatial_batchnorm_forward(
             "(N*H*W, C), call batchnorm_forward, and undo the reshape."
         )
         _compare(label + ", train", "out", got[0], want, hint, dtype)
+        for key in ("running_mean", "running_var"):
+            running_hint = (
+                "batchnorm_forward updates running_mean and running_var in bn_param; "
+                "pass it the same bn_param dict."
+            )
+            if key not in mine:
+                raise AssertionError(
+                    f"{label}: bn_param has no {key!r} after training. Hint: " + running_hint
+                )
+            _compare(label + ", train", key, mine[key], theirs[key], running_hint, dtype)
         mine["mode"] = theirs["mode"] = "test"
         got = _call(spatial_batchnorm_forward, "spatial_batchnorm_forward", x, gamma, beta, mine)
         want, _ = ref(x, gamma, beta, theirs)
@@ -844,7 +854,12 @@ _RULE_CONFIGS = {
     "rmsprop": {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8},
     "adam": {"learning_rate": 1e-2, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
 }
-_RULE_STATE = {"sgd": (), "sgd_momentum": ("velocity",), "rmsprop": ("cache",), "adam": ("m", "v")}
+_RULE_STATE = {
+    "sgd": (),
+    "sgd_momentum": ("velocity",),
+    "rmsprop": ("cache",),
+    "adam": ("m", "v", "t"),
+}
 _RULE_HINTS = {
     "sgd": "w = w - learning_rate * dw.",
     "sgd_momentum": "the slides' averaged momentum: v = momentum * v + (1 - momentum) * dw, "

@@ -118,7 +118,7 @@ def test_adam_many_steps(student, ref):
 
 @pytest.mark.points(1, grade_id="adam")
 def test_adam_moments(student, ref):
-    """The moment estimates m and v (before bias correction) kept in config."""
+    """The moment estimates m and v (before bias correction) and the step count t in config."""
     rng = np.random.default_rng(70)
     w = rng.standard_normal((3, 4))
     mine, theirs = dict(ADAM), dict(ADAM)
@@ -131,6 +131,10 @@ def test_adam_moments(student, ref):
             assert_close(
                 mine[key], theirs[key], rtol=1e-6, name=f"config[{key!r}] after step {step}"
             )
+        assert isinstance(mine, dict) and "t" in mine, "adam: config has no 't'"
+        assert_scalar_close(
+            mine["t"], theirs["t"], rtol=1e-9, name=f"config['t'] after step {step}"
+        )
 
 
 @pytest.mark.points(1, grade_id="adam")

@@ -135,7 +135,8 @@ checks.check_update_rule(rmsprop, "rmsprop", hidden=True)
 # $v = 0.1\,dW$ and $S = 0.001\,dW^2$ are far too small, and by different factors. Increment
 # `t` *before* using it. In `config` the two averages are called `m` (the slide's $v$) and `v`
 # (the slide's $S$), as in the Adam paper and CS231n; $\epsilon$ goes outside the square root,
-# as in the paper and torch.
+# as in the paper and torch. Store all three back in `config`: `m`, `v` and the step count
+# `t` (the number of steps taken so far), which the checks read back after every step.
 
 # %% [answer] id=ans_adam
 def adam(w, dw, config=None):

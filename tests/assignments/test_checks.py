@@ -107,3 +107,33 @@ def test_non_inverted_dropout_is_caught():
 
     with pytest.raises(AssertionError, match="divides the kept units by keep_prob"):
         checks.check_dropout_forward(dropout)
+
+
+def test_spatial_batchnorm_check_reads_back_both_running_averages():
+    def no_running_var(x, gamma, beta, bn_param):
+        out, cache = L.spatial_batchnorm_forward(x, gamma, beta, bn_param)
+        bn_param.pop("running_var")
+        return out, cache
+
+    with pytest.raises(AssertionError, match="bn_param has no 'running_var' after training"):
+        checks.check_spatial_batchnorm_forward(no_running_var)
+
+    def stale_running_var(x, gamma, beta, bn_param):
+        out, cache = L.spatial_batchnorm_forward(x, gamma, beta, bn_param)
+        bn_param["running_var"] = np.ones_like(bn_param["running_var"])
+        return out, cache
+
+    with pytest.raises(AssertionError, match="train: running_var relative error"):
+        checks.check_spatial_batchnorm_forward(stale_running_var)
+
+
+def test_adam_check_reads_back_the_step_count():
+    def t_not_stored(w, dw, config=None):
+        config = dict(config or {})
+        t = config.get("t", 0)
+        next_w, config = O.adam(w, dw, config)
+        config["t"] = t  # the step taken, but the count left behind
+        return next_w, config
+
+    with pytest.raises(AssertionError, match=r"step 1: config\['t'\] relative error"):
+        checks.check_update_rule(t_not_stored, "adam")

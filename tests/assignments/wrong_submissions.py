@@ -262,6 +262,82 @@ def adam(w, dw, config=None):
     failing_cells=frozenset({"adam"}),
 )
 
+BATCHNORM_NO_RUNNING_VAR = Wrong(
+    name="batchnorm_no_running_var",
+    assignment="batchnorm",
+    why="the train-mode forward pass updates running_mean but never running_var: every output "
+    "and gradient is right, and so is test mode with given statistics; only the running "
+    "variance is wrong, in the vanilla and (through batchnorm_forward) the spatial version. "
+    "Both visible checks read it back (the spatial one also through its test-mode output).",
+    answers={
+        "ans_batchnorm_forward": """
+def batchnorm_forward(x, gamma, beta, bn_param):
+    mode = bn_param["mode"]
+    eps = bn_param.get("eps", 1e-5)
+    momentum = bn_param.get("momentum", 0.9)
+    D = x.shape[1]
+    running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
+    running_var = bn_param.get("running_var", np.zeros(D, dtype=x.dtype))
+    if mode == "train":
+        mu = x.mean(axis=0)
+        xc = x - mu
+        var = (xc**2).mean(axis=0)
+        std = np.sqrt(var + eps)
+        x_hat = xc / std
+        out = gamma * x_hat + beta
+        cache = (x_hat, xc, var, std, gamma, eps)
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
+        bn_param["running_var"] = running_var
+    else:
+        std = np.sqrt(running_var + eps)
+        x_hat = (x - running_mean) / std
+        out = gamma * x_hat + beta
+        cache = (x_hat, None, None, std, gamma, eps)
+    return out, cache
+""",
+    },
+    failing_tests=frozenset({"test_forward_running_averages", "test_spatial_forward_train"}),
+    failing_cells=frozenset({"batchnorm_forward", "spatial_batchnorm_forward"}),
+)
+
+ADAM_NEVER_STORES_T = Wrong(
+    name="adam_never_stores_t",
+    assignment="optimizers",
+    why="adam computes t = config['t'] + 1 but never writes it back, so config['t'] stays 0 "
+    "and every step is bias-corrected as a first step: the first step and the moments m and "
+    "v are right, every later weight update is wrong, and the step count in config is wrong "
+    "from the first step.",
+    answers={
+        "ans_adam": """
+def adam(w, dw, config=None):
+    if config is None:
+        config = {}
+    config.setdefault("learning_rate", 1e-3)
+    config.setdefault("beta1", 0.9)
+    config.setdefault("beta2", 0.999)
+    config.setdefault("epsilon", 1e-8)
+    config.setdefault("t", 0)
+    m = config.get("m")
+    v = config.get("v")
+    if m is None:
+        m = np.zeros_like(w)
+    if v is None:
+        v = np.zeros_like(w)
+    beta1, beta2 = config["beta1"], config["beta2"]
+    t = config["t"] + 1
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw**2
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    next_w = w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"])
+    config["m"], config["v"] = m, v
+    return next_w, config
+""",
+    },
+    failing_tests=frozenset({"test_adam_many_steps", "test_adam_moments", "test_adam_float32"}),
+    failing_cells=frozenset({"adam"}),
+)
+
 WRONG = [
     CONV_IGNORES_PADDING,
     RELU_MASKS_OUTPUT,
@@ -269,4 +345,6 @@ WRONG = [
     DROPOUT_NOT_INVERTED,
     BATCHNORM_UNBIASED_VAR,
     ADAM_NO_BIAS_CORRECTION,
+    BATCHNORM_NO_RUNNING_VAR,
+    ADAM_NEVER_STORES_T,
 ]
