@@ -54,11 +54,16 @@ def _run_with_heartbeat(command: list[str], what: str, config, every: float = 30
     while process.poll() is None:
         reader.join(timeout=every)
         if process.poll() is None:
-            last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+            last = next((line.strip() for line in reversed(lines) if _news(line)), "")
             _say(config, f"[{what}: {time.monotonic() - start:.0f} s] {last[:100]}")
     reader.join()
     _say(config, f"[{what}: done in {time.monotonic() - start:.0f} s]")
     return process.returncode, "".join(lines)
+
+
+def _news(line: str) -> bool:
+    """A line worth showing: not blank, not the kernel's routine start-up warning."""
+    return bool(line.strip()) and not line.startswith("[IPKernelApp]")
 
 
 def _say(config, line: str) -> None:

@@ -26,21 +26,25 @@ def to_numpy(a) -> np.ndarray:
     return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
 
 
-def assert_close(actual, expected, tol: float, what: str, per: str = "element") -> None:
+def assert_close(
+    actual, expected, tol: float, what: str, per: str = "element", floor: float = 1e-8
+) -> None:
     """Relative error below tol, with the worst element shown.
 
     ``per="element"``: CS231n's elementwise relative error (float64 checks). ``per="tensor"``:
     each difference relative to the largest |expected|, for float32, where an entry that
     sums terms of both signs can lose most of its digits without anything being wrong.
+    ``floor``: the smallest denominator, for values computed as a difference of much larger
+    terms, whose rounding error is absolute, not relative to the result.
     """
     actual, expected = to_numpy(actual), to_numpy(expected)
     assert actual.shape == expected.shape, (
         f"{what}: shape {actual.shape}, expected {expected.shape}"
     )
     if per == "element":
-        denom = np.maximum(1e-8, np.abs(actual) + np.abs(expected))
+        denom = np.maximum(floor, np.abs(actual) + np.abs(expected))
     elif per == "tensor":
-        denom = np.full(actual.shape, max(1e-8, float(np.max(np.abs(expected), initial=0.0))))
+        denom = np.full(actual.shape, max(floor, float(np.max(np.abs(expected), initial=0.0))))
     else:
         raise ValueError(f"per: expected 'element' or 'tensor', got {per!r}")
     errors = np.array(np.abs(actual.astype(np.float64) - expected) / denom, ndmin=0)

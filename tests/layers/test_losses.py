@@ -39,7 +39,10 @@ def test_loss_and_gradient_match_torch(name, N, C, scale, seed):
     loss_t = oracle(st_, torch.as_tensor(y))
     loss_t.backward()
     what = f"{name} loss, scores {scores.shape} x{scale}, seed {seed}"
-    assert_close(loss, loss_t.detach(), 1e-10, f"{what}: loss")
+    # the loss is log(sum(exp(shifted))) - shifted[y]: when it is tiny (a confident right
+    # answer) it is log(1 + x) of an O(1) sum, exact only to ~1e-16 absolute in both
+    # implementations (seen: 2.73581e-11 against 2.73579e-11), so compare to 1e-14 absolute
+    assert_close(loss, loss_t.detach(), 1e-10, f"{what}: loss", floor=1e-4)
     assert_close(dscores, st_.grad, 1e-10, f"{what}: dscores")
 
 
