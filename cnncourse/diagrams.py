@@ -727,15 +727,8 @@ def _draw_block(ax, panel: BlockPanel, cx: float, height: float, col: float, inp
         y -= 1.0
     # The output of the last weight layer: F(x), or H(x) for the plain block.
     y_sum = y + 0.25
-    ax.text(
-        cx + 0.08,
-        y + 0.55,
-        "F(x)" if panel.shortcut else "H(x)",
-        ha="left",
-        va="center",
-        fontsize=FONT,
-        style="italic",
-    )
+    if panel.shortcut:  # the plain block's H(x) comes after its last ReLU
+        ax.text(cx + 0.08, y + 0.55, "F(x)", ha="left", va="center", fontsize=FONT, style="italic")
     if panel.shortcut:
         ax.add_patch(_circle(cx, y_sum, 0.13))
         ax.text(cx, y_sum, "+", ha="center", va="center", fontsize=TITLE, fontweight="bold")
@@ -809,7 +802,7 @@ def depth_chart(entries: Sequence[DepthEntry] | None = None) -> Figure:
     """Top-5 error of the ImageNet entries by year (published results), each bar labelled with
     the network's depth in weight layers, counted from the package's model where it has one."""
     entries = list(entries) if entries is not None else depth_chart_entries()
-    fig = viz.new_figure(MAX_WIDTH, 3.6, dpi=DPI)
+    fig = viz.new_figure(MAX_WIDTH, 3.8, dpi=DPI)
     ax = fig.subplots()
     for i, entry in enumerate(entries):
         if entry.model is not None:
@@ -836,6 +829,7 @@ def depth_chart(entries: Sequence[DepthEntry] | None = None) -> Figure:
     ax.set_xticklabels([f"{e.year}\n{e.name}" for e in entries], fontsize=FONT)
     ax.tick_params(axis="y", labelsize=FONT)
     ax.set_ylabel("top-5 error (%)", fontsize=FONT)
+    ax.set_xlabel("ILSVRC year and entry", fontsize=FONT)
     ax.set_ylim(0, max(e.top5_error for e in entries) * 1.35)
     ax.set_title("ImageNet classification: deeper networks, lower error", fontsize=TITLE)
     ax.spines[["top", "right"]].set_visible(False)

@@ -225,7 +225,7 @@ def test_plain_and_residual_blocks_differ_only_by_the_shortcut():
     residual = texts(diagrams.residual_blocks([("residual", r34, "layer1.1")]))
     assert plain.count("conv 3x3, 64") == residual.count("conv 3x3, 64") == 2
     assert "+" in residual and "identity x" in residual and "F(x)" in residual
-    assert "+" not in plain and "H(x)" in plain
+    assert "+" not in plain and "H(x): 56x56x64" in plain and "F(x)" not in plain
     assert "x: 56x56x64" in plain and "F(x) + x: 56x56x64" in residual
 
 
