@@ -1,4 +1,4 @@
-"""The students' visible self-checks, called from the exercise notebooks.
+"""The visible self-checks of the assignments not yet converted to a specification (temporary).
 
 Each ``check_*`` function runs the student's function and the course's reference
 (:mod:`cnncourse.layers`, :mod:`cnncourse.optim`, or an independent oracle such as torch
