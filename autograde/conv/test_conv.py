@@ -1,8 +1,8 @@
-"""Hidden tests of the conv assignment (run by ``cnncourse grade``), made from its specification.
+"""The hidden tests of ``cnncourse grade`` for the conv assignment, made from its specification.
 
-The cases, tolerances, points and hints live in ``cnncourse/checks/conv.py``, which also drives
-the notebook's visible checks and its nbgrader hidden tests: one pytest test per group of
-cases, marked with the group's points and its test cell's grade id. Change the
+The cases, tolerances, points and hints live in ``cnncourse/checks/conv.py``, which also
+drives the notebook's visible checks and its nbgrader hidden tests: one pytest test per group
+of cases, marked with the group's points and its test cell's grade id. Change the
 specification, not this file.
 """
 

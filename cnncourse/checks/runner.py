@@ -39,6 +39,9 @@ from cnncourse.grading.compare import assert_close, assert_scalar_close
 # ~1e-14; float32 ones to ~1e-6 of the array's scale
 TOLERANCE: Mapping[str, float] = {"float64": 1e-6, "float32": 1e-4}
 
+# case parameters that are not inputs, left out of a case's label
+STEERING = frozenset({"name", "names", "compare", "raises"})
+
 _STATE = {"grading": False}
 
 
@@ -80,11 +83,16 @@ class Case:
     def label(self) -> str:
         """The parameters and the dtype, e.g. ``x (2, 3, 5, 5), stride 1, float64``.
 
-        A parameter ``name`` (the answer a case reads) is left out; with nothing else to
-        show the label is empty.
+        Parameters that only steer the check (:data:`STEERING`: the answers a case reads,
+        what it compares) are left out; with nothing else to show the label is empty.
         """
-        parts = [f"{name} {value}" for name, value in self.params if name != "name"]
+        parts = [f"{name} {value}" for name, value in self.params if name not in STEERING]
         return ", ".join([*parts, self.dtype]) if parts else ""
+
+    @property
+    def title(self) -> str:
+        """The label, or for a case that reads answers, their names."""
+        return self.label or ", ".join(self.get("names") or [self.get("name", "")])
 
     @property
     def np_dtype(self) -> np.dtype:
@@ -307,11 +315,11 @@ class Check:
             try:
                 trial = self.run_case(c, caller)
             except AssertionError:
-                print(f"  {c.label or c.get('name')}: FAIL")
+                print(f"  {c.title}: FAIL")
                 raise
             worst = max(trial.errors, default=0.0)
             error = f" (rel_error {worst:.1e})" if trial.errors else ""
-            print(f"  {c.label or c.get('name')}: ok{error}")
+            print(f"  {c.title}: ok{error}")
         print(f"{self.grade_id}: all {len(self.visible_cases)} visible checks passed.")
 
     def run_group(self, g: Group, caller) -> None:

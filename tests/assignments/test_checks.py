@@ -13,12 +13,13 @@ import warnings
 import numpy as np
 import pytest
 from assignment_course import ROOT, nbgrader_meta, read, solution_path
+from wrong_submissions import WRONG
 
 from cnncourse import checks
 from cnncourse.checks.runner import grading_mode
 from cnncourse.grading.cells import cell_kind
 
-CONVERTED = ("conv",)
+CONVERTED = ("conv", "backprop")
 
 
 def answers(path, replaced: dict[str, str] | None = None) -> dict:
@@ -171,3 +172,16 @@ def test_the_student_works_on_copies_of_the_inputs():
 def test_a_check_takes_the_students_names_in_order():
     with pytest.raises(TypeError, match=r"checks.conv.conv_backward takes 2 arguments"):
         checks.conv.conv_backward(np.zeros)
+
+
+@pytest.mark.parametrize(
+    "wrong", [w for w in WRONG if w.assignment in CONVERTED], ids=lambda w: w.name
+)
+def test_a_planted_bug_loses_exactly_its_tests_in_grading_mode(wrong, grading, capsys):
+    namespace = answers(solution_path(wrong.assignment), wrong.answers)
+    spec = checks.spec(wrong.assignment)
+    points = {name: p for name, _, p in spec.tests()}
+    for check in spec.checks:
+        lost = {f"test_{g.name}" for g in check.groups} & wrong.failing_tests
+        want = check.points - sum(points[name] for name in lost)
+        assert run_check(check, namespace) == want, (check.grade_id, capsys.readouterr().out)
