@@ -40,7 +40,7 @@ from cnncourse.grading.compare import assert_close, assert_scalar_close
 TOLERANCE: Mapping[str, float] = {"float64": 1e-6, "float32": 1e-4}
 
 # case parameters that are not inputs, left out of a case's label
-STEERING = frozenset({"name", "names", "compare", "raises"})
+STEERING = frozenset({"name", "names", "compare", "raises", "check"})
 
 _STATE = {"grading": False}
 
@@ -224,12 +224,15 @@ class Trial:
             self.fail(f"expected {what}, a tuple of {count}, got {_describe(result)}", "returns")
         return tuple(result)
 
-    def close(self, got, want, what: str, rtol: float | None = None) -> None:
-        """``got`` must be an array matching ``want`` (see :func:`assert_close`)."""
-        self._compare(assert_close, got, want, what, rtol)
+    def close(self, got, want, what: str, rtol: float | None = None, hint: str | None = None):
+        """``got`` must be an array matching ``want`` (see :func:`assert_close`); the hint is
+        ``hints[hint or what]``."""
+        self._compare(assert_close, got, want, what, rtol, hint)
 
-    def scalar_close(self, got, want, what: str, rtol: float | None = None) -> None:
-        self._compare(assert_scalar_close, got, want, what, rtol)
+    def scalar_close(
+        self, got, want, what: str, rtol: float | None = None, hint: str | None = None
+    ):
+        self._compare(assert_scalar_close, got, want, what, rtol, hint)
 
     def equal(self, got, want, what: str, reveal: bool = True) -> None:
         """Exact equality, for whole numbers and shapes; ``reveal=False`` for an answer the
@@ -241,12 +244,12 @@ class Trial:
             what,
         )
 
-    def _compare(self, compare, got, want, what, rtol) -> None:
+    def _compare(self, compare, got, want, what, rtol, hint) -> None:
         rtol = self.rtol if rtol is None else rtol
         try:
             compare(got, want, rtol=rtol, name=what)
         except AssertionError as exc:
-            self.fail(str(exc), what)
+            self.fail(str(exc), hint or what)
         with contextlib.suppress(TypeError, ValueError):
             self.errors.append(rel_error(np.asarray(got), np.asarray(want)))
 
