@@ -40,7 +40,7 @@ from cnncourse.grading.compare import assert_close, assert_scalar_close
 TOLERANCE: Mapping[str, float] = {"float64": 1e-6, "float32": 1e-4}
 
 # case parameters that are not inputs, left out of a case's label
-STEERING = frozenset({"name", "names", "compare", "raises", "check"})
+STEERING = frozenset({"name", "names", "compare", "raises", "check", "layer", "running"})
 
 _STATE = {"grading": False}
 
@@ -181,6 +181,9 @@ class Trial:
 
     def __getitem__(self, key: str):
         return self.case[key]
+
+    def get(self, key: str, default=None):
+        return self.case.get(key, default)
 
     @property
     def dtype(self) -> np.dtype:

@@ -19,7 +19,7 @@ from cnncourse import checks
 from cnncourse.checks.runner import grading_mode
 from cnncourse.grading.cells import cell_kind
 
-CONVERTED = ("conv", "backprop", "dropout")
+CONVERTED = ("conv", "backprop", "dropout", "batchnorm")
 
 
 def answers(path, replaced: dict[str, str] | None = None) -> dict:
