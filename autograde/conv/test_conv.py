@@ -1,4 +1,4 @@
-"""The hidden tests of ``cnncourse grade`` for the conv assignment, made from its specification.
+"""The conv assignment's hidden tests for ``cnncourse grade``, made from its specification.
 
 The cases, tolerances, points and hints live in ``cnncourse/checks/conv.py``, which also
 drives the notebook's visible checks and its nbgrader hidden tests: one pytest test per group

@@ -8,8 +8,6 @@ spatial version; in float64 and float32.
 
 from __future__ import annotations
 
-import numpy as np
-
 from cnncourse import layers
 from cnncourse.checks.runner import Check, assignment, case, checks_of, group
 
