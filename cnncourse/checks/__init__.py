@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib
 
-from cnncourse.checks.legacy import *  # noqa: F403  (until every assignment has a spec)
 from cnncourse.checks.runner import grading_mode
 
 ASSIGNMENTS = ("backprop", "conv", "dropout", "batchnorm", "optimizers")

@@ -40,7 +40,9 @@ from cnncourse.grading.compare import assert_close, assert_scalar_close
 TOLERANCE: Mapping[str, float] = {"float64": 1e-6, "float32": 1e-4}
 
 # case parameters that are not inputs, left out of a case's label
-STEERING = frozenset({"name", "names", "compare", "raises", "check", "layer", "running"})
+STEERING = frozenset(
+    {"name", "names", "compare", "raises", "check", "layer", "running", "state", "weights"}
+)
 
 _STATE = {"grading": False}
 
@@ -134,11 +136,11 @@ class Local:
     def __init__(self, objects: Mapping[str, object]):
         self.objects = dict(objects)
 
-    def call(self, name: str, *args):
+    def call(self, name: str, *args, **kwargs):
         """``(result, args_after)``; the student works on copies of the case's inputs."""
-        args = copy.deepcopy(args)
+        args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
         try:
-            result = self.objects[name](*args)
+            result = self.objects[name](*args, **kwargs)
         except NotImplementedError:
             raise NotImplementedError(
                 f"{name} is not implemented yet: replace `raise NotImplementedError()` with "
@@ -159,8 +161,8 @@ class Remote:
     def __init__(self, student):
         self.student = student
 
-    def call(self, name: str, *args):
-        return self.student.call(name, *args)
+    def call(self, name: str, *args, **kwargs):
+        return self.student.call(name, *args, **kwargs)
 
     def value(self, name: str):
         from cnncourse.grading.proxy import StudentError
@@ -196,14 +198,15 @@ class Trial:
     def rng(self, offset: int = 0) -> np.random.Generator:
         return np.random.default_rng(self.case.seed + offset)
 
-    def call(self, name: str, *args):
-        """The student's ``name(*args)``."""
-        return self.call_after(name, *args)[0]
+    def call(self, name: str, *args, **kwargs):
+        """The student's ``name(*args, **kwargs)``."""
+        return self.call_after(name, *args, **kwargs)[0]
 
-    def call_after(self, name: str, *args):
-        """``(result, args_after)``: the arguments as the student's function left them."""
+    def call_after(self, name: str, *args, **kwargs):
+        """``(result, args_after)``: the positional arguments as the student's function left
+        them."""
         self.function = name
-        return self.caller.call(name, *args)
+        return self.caller.call(name, *args, **kwargs)
 
     def value(self, name: str):
         self.function = name

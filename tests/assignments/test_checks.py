@@ -19,7 +19,7 @@ from cnncourse import checks
 from cnncourse.checks.runner import grading_mode
 from cnncourse.grading.cells import cell_kind
 
-CONVERTED = ("conv", "backprop", "dropout", "batchnorm")
+CONVERTED = checks.ASSIGNMENTS
 
 
 def answers(path, replaced: dict[str, str] | None = None) -> dict:
@@ -186,3 +186,71 @@ def test_a_planted_bug_loses_exactly_its_tests_in_grading_mode(wrong, grading, c
         lost = {f"test_{g.name}" for g in check.groups} & wrong.failing_tests
         want = check.points - sum(points[name] for name in lost)
         assert run_check(check, namespace) == want, (check.grade_id, capsys.readouterr().out)
+
+
+# ---------------------------------------------------------------- one change, every consumer
+
+
+def test_every_consumer_sees_a_change_of_the_specification(monkeypatch, capsys):
+    """One more case (stride 3) in a group whose points go from 2 to 4: the visible check, the
+    regenerated notebook's test cell (its hidden section too) and the suite all see it."""
+    import dataclasses
+
+    from cnncourse.checks import conv
+    from cnncourse.checks.runner import Local, assignment, case
+    from cnncourse.release import build_notebook
+
+    solution = answers(solution_path("conv"))["conv_forward_naive"]
+
+    def wrong_at_stride_3(x, w, b, conv_param):
+        out, cache = solution(x, w, b, conv_param)
+        return (out + 1.0 if conv_param["stride"] == 3 else out), cache
+
+    def cell_points_and_score():
+        nb = build_notebook(ROOT / "solutions" / "conv" / "conv.py")
+        (cell,) = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") == "conv_forward"]
+        namespace = {"checks": checks, "conv_forward_naive": wrong_at_stride_3}
+        *body, last = cell.source.split("\n")  # nbgrader's score is the last expression's value
+        try:
+            exec(compile("\n".join(body), "cell", "exec"), namespace)  # the hidden section
+            score = eval(compile(last, "cell", "eval"), namespace)
+        finally:
+            grading_mode(False)
+        return nbgrader_meta(cell)["points"], score
+
+    def suite():
+        from assignment_course import suite_markers
+
+        points = {name: p for name, _, p in suite_markers("conv")}
+        test = checks.spec("conv").pytest_tests()["test_conv_forward_padding"]
+        try:
+            test(student=Local({"conv_forward_naive": wrong_at_stride_3}), ref=None)
+        except AssertionError as exc:
+            return points["test_conv_forward_padding"], str(exc)
+        return points["test_conv_forward_padding"], "passed"
+
+    # before the change: the bug is not caught anywhere
+    checks.conv.conv_forward(wrong_at_stride_3)
+    assert cell_points_and_score() == (6, 6.0)
+    assert suite() == (2.0, "passed")
+
+    old = conv.CONV_FORWARD
+    padding = old.groups[1]
+    stride_3 = case(99, x=(1, 1, 7, 7), w=(1, 1, 1, 1), stride=3, pad=0, visible=True)
+    changed = dataclasses.replace(padding, points=4.0, cases=(*padding.cases, stride_3))
+    groups = (old.groups[0], changed, old.groups[2])
+    spec = assignment(
+        "conv",
+        *(
+            dataclasses.replace(c, groups=groups) if c.grade_id == "conv_forward" else c
+            for c in conv.SPEC.checks
+        ),
+    )
+    monkeypatch.setattr(conv, "SPEC", spec)
+    monkeypatch.setattr(conv, "conv_forward", spec.check("conv_forward"))
+
+    with pytest.raises(AssertionError, match=r"case x \(1, 1, 7, 7\), w \(1, 1, 1, 1\), stride 3"):
+        checks.conv.conv_forward(wrong_at_stride_3)
+    assert cell_points_and_score() == (8, 4.0)
+    points, message = suite()
+    assert points == 4.0 and "stride 3, pad 0, float64: out: values differ" in message

@@ -66,8 +66,7 @@ def test_every_task_is_followed_by_a_visible_check(a):
             assert nxt.get("grade"), f"answer {meta['grade_id']} has no check right after it"
         if meta.get("grade"):
             visible = strip_hidden(cell.source)
-            legacy = "checks.check_" in visible or "assert " in visible  # WIP: not converted yet
-            assert f"checks.{a}.{meta['grade_id']}(" in visible or legacy, meta["grade_id"]
+            assert f"checks.{a}.{meta['grade_id']}(" in visible, meta["grade_id"]
 
 
 @pytest.mark.parametrize("a", ASSIGNMENTS)
