@@ -23,7 +23,6 @@ same points by construction. See ``docs/grading.md``.
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import warnings
 from collections.abc import Callable, Mapping
@@ -137,8 +136,9 @@ class Local:
         self.objects = dict(objects)
 
     def call(self, name: str, *args, **kwargs):
-        """``(result, args_after)``; the student works on copies of the case's inputs."""
-        args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
+        """``(result, args_after)``; the student works on copies of the case's inputs, as in
+        the grader, where the arguments cross to the sandbox."""
+        args, kwargs = _copied(args), _copied(kwargs)
         try:
             result = self.objects[name](*args, **kwargs)
         except NotImplementedError:
@@ -148,11 +148,26 @@ class Local:
             ) from None
         return result, args
 
+    def result(self, name: str, *args, **kwargs):
+        return self.call(name, *args, **kwargs)[0]
+
     def value(self, name: str):
         value = self.objects[name]
         if value is None:
             raise NotImplementedError(f"{name} is still None: fill in its answer cell")
         return value
+
+
+def _copied(value):
+    """Arrays and the containers that hold them copied; any other object (a student's cache
+    object, a function) passed as it is, as the grader passes a handle."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if type(value) is dict:
+        return {k: _copied(v) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(_copied(v) for v in value)
+    return value
 
 
 class Remote:
@@ -163,6 +178,9 @@ class Remote:
 
     def call(self, name: str, *args, **kwargs):
         return self.student.call(name, *args, **kwargs)
+
+    def result(self, name: str, *args, **kwargs):  # the arguments do not travel back
+        return getattr(self.student, name)(*args, **kwargs)
 
     def value(self, name: str):
         from cnncourse.grading.proxy import StudentError
@@ -200,7 +218,8 @@ class Trial:
 
     def call(self, name: str, *args, **kwargs):
         """The student's ``name(*args, **kwargs)``."""
-        return self.call_after(name, *args, **kwargs)[0]
+        self.function = name
+        return self.caller.result(name, *args, **kwargs)
 
     def call_after(self, name: str, *args, **kwargs):
         """``(result, args_after)``: the positional arguments as the student's function left

@@ -16,7 +16,7 @@ from assignment_course import ROOT, nbgrader_meta, read, solution_path
 from wrong_submissions import WRONG
 
 from cnncourse import checks
-from cnncourse.checks.runner import grading_mode
+from cnncourse.checks.runner import Local, grading_mode
 from cnncourse.grading.cells import cell_kind
 
 CONVERTED = checks.ASSIGNMENTS
@@ -191,13 +191,29 @@ def test_a_planted_bug_loses_exactly_its_tests_in_grading_mode(wrong, grading, c
 # ---------------------------------------------------------------- one change, every consumer
 
 
+class LocalStudent:
+    """The grader's ``student`` fixture, with the functions in this process (no sandbox)."""
+
+    def __init__(self, objects):
+        self._local = Local(objects)
+
+    def call(self, name, *args, **kwargs):
+        return self._local.call(name, *args, **kwargs)
+
+    def value(self, name):
+        return self._local.objects[name]
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: self._local.result(name, *args, **kwargs)
+
+
 def test_every_consumer_sees_a_change_of_the_specification(monkeypatch, capsys):
     """One more case (stride 3) in a group whose points go from 2 to 4: the visible check, the
     regenerated notebook's test cell (its hidden section too) and the suite all see it."""
     import dataclasses
 
     from cnncourse.checks import conv
-    from cnncourse.checks.runner import Local, assignment, case
+    from cnncourse.checks.runner import assignment, case
     from cnncourse.release import build_notebook
 
     solution = answers(solution_path("conv"))["conv_forward_naive"]
@@ -224,7 +240,7 @@ def test_every_consumer_sees_a_change_of_the_specification(monkeypatch, capsys):
         points = {name: p for name, _, p in suite_markers("conv")}
         test = checks.spec("conv").pytest_tests()["test_conv_forward_padding"]
         try:
-            test(student=Local({"conv_forward_naive": wrong_at_stride_3}), ref=None)
+            test(student=LocalStudent({"conv_forward_naive": wrong_at_stride_3}), ref=None)
         except AssertionError as exc:
             return points["test_conv_forward_padding"], str(exc)
         return points["test_conv_forward_padding"], "passed"
@@ -254,3 +270,27 @@ def test_every_consumer_sees_a_change_of_the_specification(monkeypatch, capsys):
     assert cell_points_and_score() == (8, 4.0)
     points, message = suite()
     assert points == 4.0 and "stride 3, pad 0, float64: out: values differ" in message
+
+
+@pytest.mark.parametrize("wrong", WRONG, ids=lambda w: w.name)
+def test_the_suite_and_grading_mode_give_the_same_points_cell_by_cell(wrong, grading):
+    """The suite's tests (with the functions in this process instead of the sandbox) and the
+    notebook's grading mode, on each planted bug: per cell, the same points."""
+    namespace = answers(solution_path(wrong.assignment), wrong.answers)
+    spec = checks.spec(wrong.assignment)
+    student = LocalStudent(namespace)
+    suite: dict[str, float] = {}
+    for (name, grade_id, points), test in zip(
+        spec.tests(), spec.pytest_tests().values(), strict=True
+    ):
+        assert test.__name__ == name
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the planted overflow's RuntimeWarning
+                test(student=student, ref=None)
+        except Exception:  # a failed comparison, or the student's function raised
+            points = 0.0
+        suite[grade_id] = suite.get(grade_id, 0.0) + points
+    with contextlib.redirect_stdout(io.StringIO()):
+        notebook = {c.grade_id: run_check(c, namespace) for c in spec.checks}
+    assert suite == notebook
