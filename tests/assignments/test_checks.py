@@ -294,3 +294,28 @@ def test_the_suite_and_grading_mode_give_the_same_points_cell_by_cell(wrong, gra
     with contextlib.redirect_stdout(io.StringIO()):
         notebook = {c.grade_id: run_check(c, namespace) for c in spec.checks}
     assert suite == notebook
+
+
+@pytest.mark.parametrize("wrong", WRONG, ids=lambda w: w.name)
+def test_each_planted_bug_is_reported_with_its_function_case_values_and_hint(wrong):
+    """Every failing test's message names the function whose result is wrong (one its cell
+    tests), the case, and a hint; a wrong value comes with the worst element and both values.
+    (A planted bug that makes the student's own code raise is reported by the grader as an
+    error, with the student's traceback.)"""
+    namespace = answers(solution_path(wrong.assignment), wrong.answers)
+    spec = checks.spec(wrong.assignment)
+    tests = spec.pytest_tests()
+    for name, grade_id, _ in spec.tests():
+        if name not in wrong.failing_tests:
+            continue
+        with pytest.raises(Exception) as info, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tests[name](student=LocalStudent(namespace), ref=None)
+        if not isinstance(info.value, AssertionError):
+            continue  # the student's function raised
+        message = str(info.value)
+        function = message.split(",")[0].split(":")[0]
+        assert function in spec.check(grade_id).functions, (name, message)
+        assert ", case " in message and "Hint: " in message, (name, message)
+        if "values differ" in message:
+            assert "worst at index" in message and "got " in message and "expected " in message
