@@ -10,9 +10,17 @@ Each cell starts with a header line that says which kind of nbgrader cell it is:
     # %% [readonly] id=setup              locked code (imports, demos that must stay as is)
     # %% [readonly-markdown] id=intro     locked text
     # %% [answer] id=ans_conv_forward     autograded answer: code with ### BEGIN/END SOLUTION
-    # %% [tests] id=conv_forward points=6 autograder tests (may hold ### BEGIN HIDDEN TESTS)
+    # %% [check] id=conv_forward          autograder tests made from the assignment's
+                                          specification, cnncourse.checks.<a> (no body)
+    # %% [tests] id=conv_forward points=6 hand-written autograder tests (may hold
+                                          ### BEGIN HIDDEN TESTS)
     # %% [manual] id=q_padding points=3   written answer graded by hand (markdown, the
                                           model answer is the cell's text)
+
+A ``[check]`` cell's text and points come from the specification's check of that grade id
+(:mod:`cnncourse.checks`): its hidden section switches the checks to grading mode, then it
+calls the check with the student's names, so that the notebook, its hidden tests and the
+``cnncourse grade`` suite never disagree; every check of the specification needs its cell.
 
 Then ``nbgrader generate_assignment`` (through nbgrader's own converter, configured by
 ``autograde/nbgrader_config.py``: ``solutions/`` is nbgrader's source folder and
@@ -41,10 +49,21 @@ from pathlib import Path
 
 import nbformat
 
+from cnncourse.grading.cells import HiddenTestsError, nbgrader_metadata, strip_hidden
+
 ASSIGNMENTS = ("backprop", "conv", "dropout", "batchnorm", "optimizers")
 
 _HEADER = re.compile(r"^# %%(?P<rest>.*)$")
-_KINDS = {"code", "markdown", "readonly", "readonly-markdown", "answer", "tests", "manual"}
+_KINDS = {"code", "markdown", "readonly", "readonly-markdown", "answer", "tests", "check", "manual"}
+# the nbgrader cell kind (cnncourse.grading.cells) of each percent-format kind
+_NBGRADER_KIND = {
+    "readonly": "readonly",
+    "readonly-markdown": "readonly",
+    "answer": "answer",
+    "tests": "test",
+    "check": "test",
+    "manual": "manual",
+}
 _MARKDOWN_KINDS = {"markdown", "readonly-markdown", "manual"}
 
 # Notebook metadata of every source notebook (nbgrader reads the kernelspec's language).
@@ -87,7 +106,7 @@ def _parse_header(rest: str, path: Path, lineno: int) -> tuple[str, dict[str, st
         if not sep or key not in {"id", "points"}:
             raise SourceError(f"{path}:{lineno}: expected id=... or points=..., got {token!r}")
         fields[key] = value
-    needs_id = kind in {"readonly", "readonly-markdown", "answer", "tests", "manual"}
+    needs_id = kind in _NBGRADER_KIND
     if needs_id and "id" not in fields:
         raise SourceError(f"{path}:{lineno}: a [{kind}] cell needs id=<grade id>")
     if kind in {"tests", "manual"} and "points" not in fields:
@@ -98,20 +117,22 @@ def _parse_header(rest: str, path: Path, lineno: int) -> tuple[str, dict[str, st
 
 
 def _nbgrader_metadata(kind: str, fields: dict[str, str]) -> dict | None:
-    if kind in {"code", "markdown"}:
+    if kind not in _NBGRADER_KIND:
         return None
-    meta = {
-        "grade": kind in {"tests", "manual"},
-        "grade_id": fields["id"],
-        "locked": kind in {"readonly", "readonly-markdown", "tests"},
-        "schema_version": 3,
-        "solution": kind in {"answer", "manual"},
-        "task": False,
-    }
-    if kind in {"tests", "manual"}:
-        points = float(fields["points"])
-        meta["points"] = int(points) if points.is_integer() else points
-    return meta
+    points = fields.get("points")
+    return nbgrader_metadata(
+        _NBGRADER_KIND[kind], fields["id"], None if points is None else float(points)
+    )
+
+
+def _spec(path: Path):
+    """The specification of the assignment ``path`` is the source of (by its file name)."""
+    from cnncourse import checks
+
+    try:
+        return checks.spec(path.stem)
+    except ValueError as exc:
+        raise SourceError(f"{path}: [check] cells need a specification: {exc}") from None
 
 
 def _markdown_text(lines: list[str], path: Path, start: int) -> str:
@@ -145,7 +166,20 @@ def build_notebook(path: Path) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata = json.loads(json.dumps(_NB_METADATA))
     seen_ids: set[str] = set()
+    spec = _spec(path) if any(kind == "check" for kind, *_ in cells) else None
     for index, (kind, fields, body, start) in enumerate(cells):
+        if kind == "check":
+            if "\n".join(body).strip():
+                raise SourceError(
+                    f"{path}:{start - 1}: a [check] cell has no body: its code comes from "
+                    f"cnncourse/checks/{path.stem}.py"
+                )
+            try:
+                check = spec.check(fields["id"])
+            except KeyError as exc:
+                raise SourceError(f"{path}:{start - 1}: {exc.args[0]}") from None
+            fields = {**fields, "points": str(check.points)}
+            body = check.notebook_source().split("\n")
         if kind in _MARKDOWN_KINDS:
             source = _markdown_text(body, path, start)
             cell = nbformat.v4.new_markdown_cell(source)
@@ -154,6 +188,11 @@ def build_notebook(path: Path) -> nbformat.NotebookNode:
             cell = nbformat.v4.new_code_cell(source)
         if not source.strip():
             raise SourceError(f"{path}:{start - 1}: empty cell")
+        if kind != "markdown" and kind not in _MARKDOWN_KINDS:
+            try:
+                strip_hidden(source)
+            except HiddenTestsError as exc:
+                raise SourceError(f"{path}:{start - 1}: {exc}") from None
         meta = _nbgrader_metadata(kind, fields)
         if meta is not None:
             if meta["grade_id"] in seen_ids:
@@ -168,6 +207,13 @@ def build_notebook(path: Path) -> nbformat.NotebookNode:
         cell["id"] = f"{label[:40]}-{digest}"
         cells_list = nb.cells
         cells_list.append(cell)
+    if spec is not None:
+        missing = [c.grade_id for c in spec.checks if c.grade_id not in seen_ids]
+        if missing:
+            raise SourceError(
+                f"{path}: the specification cnncourse/checks/{path.stem}.py has test cells "
+                f"{missing} that no [check] cell places"
+            )
     nbformat.validate(nb)
     return nb
 

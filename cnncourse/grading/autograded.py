@@ -25,11 +25,10 @@ import json
 import shutil
 from pathlib import Path
 
+from cnncourse.grading.cells import strip_hidden as released
 from cnncourse.grading.notebook import NotebookError, read_cells
 from cnncourse.grading.report import STATUS_TEXT
 from cnncourse.grading.results import atomic_write
-
-HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 
 
 def nbgrader_course(notebook: Path, assignment: str) -> Path | None:
@@ -133,23 +132,6 @@ def _from_source(original: dict, record: dict) -> dict:
     if _is_test(original) and cell["cell_type"] == "code":
         cell["outputs"] = [_results_output(_meta(original)["grade_id"], record)]
     return cell
-
-
-def released(source: str) -> str:
-    """A test cell's text as released to students: hidden test sections removed.
-
-    As nbgrader's ClearHiddenTests: from the line containing ``BEGIN HIDDEN TESTS`` to the
-    line containing ``END HIDDEN TESTS``, both included; an unclosed section runs to the end.
-    """
-    kept, hiding = [], False
-    for line in source.splitlines(keepends=True):
-        if HIDDEN_BEGIN in line:
-            hiding = True
-        elif hiding:
-            hiding = HIDDEN_END not in line
-        else:
-            kept.append(line)
-    return "".join(kept)
 
 
 def _results_output(grade_id: str, record: dict) -> dict:

@@ -8,10 +8,9 @@ or shown. The report lists each checked cell with its points and what went wrong
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
-HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.S)
+from cnncourse.grading.cells import HiddenTestsError, is_test, nbgrader_meta, strip_hidden
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,10 +30,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     checks = []
     for cell in notebook.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-            cell.source = HIDDEN.sub("", cell.source)
-            checks.append((cell, meta))
+        if cell.cell_type == "code" and is_test(cell):
+            try:
+                cell.source = strip_hidden(cell.source)
+            except HiddenTestsError as exc:
+                print(f"cnncourse check: test cell {nbgrader_meta(cell).get('grade_id')!r}: {exc}")
+                return 2
+            checks.append((cell, nbgrader_meta(cell)))
     if not checks:
         print(f"{args.notebook.name} has no self-check cells")
         return 2

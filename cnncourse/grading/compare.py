@@ -6,19 +6,10 @@ import numbers
 
 import numpy as np
 
+from cnncourse.gradcheck import rel_error
 from cnncourse.grading.protocol import Handle
 
 __all__ = ["assert_close", "assert_scalar_close", "rel_error"]
-
-
-def rel_error(actual: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    """Elementwise |a - e| / max(1e-8, |a| + |e|), the course's relative error."""
-    # halved (exact in binary floating point) so that |a - e| and |a| + |e| cannot overflow
-    # for finite values near the largest float64
-    actual = np.asarray(actual, dtype=np.float64) / 2
-    expected = np.asarray(expected, dtype=np.float64) / 2
-    with np.errstate(invalid="ignore"):  # inf / inf where both are infinite: NaN
-        return np.abs(actual - expected) / np.maximum(5e-9, np.abs(actual) + np.abs(expected))
 
 
 def _describe(value: object) -> str:
@@ -27,6 +18,11 @@ def _describe(value: object) -> str:
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
     return f"a {type(value).__name__}"
+
+
+def _show(value) -> str:
+    """One element, as Python prints the number (not numpy's ``np.float64(...)``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def _at(mask: np.ndarray) -> tuple[int, ...]:
@@ -53,8 +49,8 @@ def _check_non_finite(actual: np.ndarray, expected: np.ndarray, name: str) -> No
         where = _at(unexpected)
         raise AssertionError(
             f"{name}: {count} of {actual.size} values are {what} where finite values are "
-            f"expected; first at index {where}: got {actual[where]!r}, "
-            f"expected {expected[where]!r}"
+            f"expected; first at index {where}: got {_show(actual[where])}, "
+            f"expected {_show(expected[where])}"
         )
     same = (actual == expected) | (np.isnan(actual) & np.isnan(expected))
     missed = ~expected_finite & ~same
@@ -64,7 +60,7 @@ def _check_non_finite(actual: np.ndarray, expected: np.ndarray, name: str) -> No
         raise AssertionError(
             f"{name}: {count} of {actual.size} values differ from non-finite expected values "
             f"(an inf must be the same inf, a NaN a NaN); first at index {where}: "
-            f"got {actual[where]!r}, expected {expected[where]!r}"
+            f"got {_show(actual[where])}, expected {_show(expected[where])}"
         )
 
 
@@ -72,7 +68,9 @@ def assert_close(actual, expected, *, rtol: float = 1e-6, name: str = "output") 
     """Fail with a message the student can act on unless ``actual`` matches ``expected``.
 
     ``actual`` must be a real numpy array (never a handle or a look-alike) of the expected
-    shape and dtype kind; values must agree to a relative error of ``rtol``. Non-finite values
+    shape and dtype kind; values must agree to a relative error (the course's
+    :func:`~cnncourse.gradcheck.rel_error`, ``max|a - e| / (max|a| + max|e|)``) of at most
+    ``rtol``; a failure names the worst element and both values. Non-finite values
     must match exactly: NaN or an infinity where a finite value is expected fails, and where
     an infinity (or NaN) is expected only the same infinity (or NaN) passes.
     """
@@ -93,20 +91,31 @@ def assert_close(actual, expected, *, rtol: float = 1e-6, name: str = "output") 
     if actual.size == 0:
         return
     _check_non_finite(actual, expected, name)
-    errors = rel_error(actual, expected)
-    # where both are non-finite they are equal (checked above): no error there
-    errors = np.where(np.isfinite(actual) & np.isfinite(expected), errors, 0.0)
-    worst = np.unravel_index(int(np.argmax(errors)), errors.shape)
-    if errors[worst] > rtol:
+    error = rel_error(actual, expected)
+    if error > rtol:
+        worst = _worst(actual, expected)
         raise AssertionError(
-            f"{name}: values differ (shape {actual.shape}); max rel_error "
-            f"{errors[worst]:.3g} > {rtol:g} at index {tuple(int(i) for i in worst)}: "
-            f"got {actual[worst]!r}, expected {expected[worst]!r}"
+            f"{name}: values differ (shape {actual.shape}); rel_error {error:.3g} > {rtol:g}, "
+            f"worst at index {worst}: got {_show(actual[worst])}, expected {_show(expected[worst])}"
         )
 
 
+def _worst(actual: np.ndarray, expected: np.ndarray) -> tuple[int, ...]:
+    """The index of the largest difference among the elements finite on both sides."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(actual.astype(np.float64) / 2 - expected.astype(np.float64) / 2)
+    diff = np.where(np.isfinite(diff), diff, -1.0)
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(diff)), diff.shape))
+
+
 def assert_scalar_close(actual, expected, *, rtol: float = 1e-6, name: str = "value") -> None:
-    """Like :func:`assert_close` for a single number (an answer such as an output size)."""
+    """Like :func:`assert_close` for a single number (an answer such as an output size).
+
+    A Python or numpy number, or a 0-d array (what ``np.sum(..., keepdims=False)`` of a
+    0-d computation or ``np.asarray(loss)`` gives).
+    """
+    if isinstance(actual, np.ndarray) and actual.shape == () and actual.dtype.kind in "fiu":
+        actual = actual[()]
     if isinstance(actual, bool) or not isinstance(actual, numbers.Real | np.generic):
         raise AssertionError(f"{name}: expected a number, got {_describe(actual)}")
     assert_close(np.asarray(actual, dtype=np.float64), np.float64(expected), rtol=rtol, name=name)

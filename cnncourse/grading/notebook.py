@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnncourse.grading.cells import cell_kind, nbgrader_meta
+
 
 class NotebookError(Exception):
     """A notebook that cannot be read or does not have the cells grading needs."""
@@ -41,11 +43,6 @@ class Submission:
     path: Path
     answers: dict[str, str]  # grade id -> source of the answer cell
     notes: list[str] = field(default_factory=list)  # anomalies shown to the instructor
-
-
-def _nbgrader(cell) -> dict:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return meta if isinstance(meta, dict) else {}
 
 
 def read_notebook(path: Path):
@@ -103,16 +100,16 @@ def load_source(path: Path) -> SourceNotebook:
     answer_ids: list[str] = []
     points: dict[str, float] = {}
     for cell in read_cells(path):
-        meta = _nbgrader(cell)
+        meta, kind = nbgrader_meta(cell), cell_kind(cell)
         grade_id = meta.get("grade_id")
-        if meta.get("grade") and not meta.get("solution"):
+        if kind == "test":
             points[grade_id] = float(meta.get("points", 0))
         if cell["cell_type"] != "code":
             continue
-        if meta.get("solution"):
+        if kind in ("answer", "manual"):
             cells.append(Cell("answer", "", grade_id))
             answer_ids.append(grade_id)
-        elif not meta.get("grade"):
+        elif kind in ("readonly", "plain"):
             cells.append(Cell("setup", to_python(cell["source"])))
     if not answer_ids:
         raise NotebookError(f"{path} has no answer (nbgrader solution) cells")
@@ -124,7 +121,7 @@ def load_submission(path: Path, source: SourceNotebook) -> Submission:
     answers: dict[str, str] = {}
     notes: list[str] = []
     for cell in read_cells(path):
-        grade_id = _nbgrader(cell).get("grade_id")
+        grade_id = nbgrader_meta(cell).get("grade_id")
         if grade_id not in wanted:
             continue
         if grade_id in answers:

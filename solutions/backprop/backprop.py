@@ -19,6 +19,7 @@
 import numpy as np
 
 from cnncourse import checks
+from cnncourse.gradcheck import eval_numerical_gradient, rel_error
 
 np.set_printoptions(precision=4, suppress=True)
 
@@ -48,13 +49,7 @@ df_dy = df_dq * 1
 ### END SOLUTION
 print(f"q = {q}, f = {f}, df/dq = {df_dq}, df/dx = {df_dx}, df/dy = {df_dy}, df/dz = {df_dz}")
 
-# %% [tests] id=slide_numbers points=2
-assert f == (-2 + 5) * -4, "forward: q = x + y, then f = q * z"
-assert df_dz == q, "df/dz = q"
-### BEGIN HIDDEN TESTS
-assert (q, df_dq, df_dx, df_dy, df_dz) == (3, -4, -4, -4, 3)
-### END HIDDEN TESTS
-print("ok")
+# %% [check] id=slide_numbers
 
 # %% [readonly-markdown] id=graph_fn_intro
 # Now the same computation as a function of any point: `graph_forward_backward(x, y, z)`
@@ -71,8 +66,7 @@ def graph_forward_backward(x, y, z):
     return f, (df_dx, df_dy, df_dz)
     ### END SOLUTION
 
-# %% [tests] id=graph_function points=2
-checks.check_graph(graph_forward_backward)
+# %% [check] id=graph_function
 
 # %% [readonly-markdown] id=gates_intro
 # ## 2. Gates
@@ -106,15 +100,7 @@ def max_gate_backward(dout, x, y):
     return dout * x_wins, dout * ~x_wins
     ### END SOLUTION
 
-# %% [tests] id=gates points=3
-checks.check_add_gate_backward(add_gate_backward)
-checks.check_mul_gate_backward(mul_gate_backward)
-checks.check_max_gate_backward(max_gate_backward)
-### BEGIN HIDDEN TESTS
-checks.check_add_gate_backward(add_gate_backward, hidden=True)
-checks.check_mul_gate_backward(mul_gate_backward, hidden=True)
-checks.check_max_gate_backward(max_gate_backward, hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=gates
 
 # %% [readonly-markdown] id=affine_intro
 # ## 3. The affine (fully connected) layer
@@ -139,11 +125,7 @@ def affine_forward(x, w, b):
     cache = (x, w, b)
     return out, cache
 
-# %% [tests] id=affine_forward points=2
-checks.check_affine_forward(affine_forward)
-### BEGIN HIDDEN TESTS
-checks.check_affine_forward(affine_forward, hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=affine_forward
 
 # %% [answer] id=ans_affine_backward
 def affine_backward(dout, cache):
@@ -158,11 +140,7 @@ def affine_backward(dout, cache):
     ### END SOLUTION
     return dx, dw, db
 
-# %% [tests] id=affine_backward points=3
-checks.check_affine_backward(affine_forward, affine_backward)
-### BEGIN HIDDEN TESTS
-checks.check_affine_backward(affine_forward, affine_backward, hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=affine_backward
 
 # %% [readonly-markdown] id=relu_intro
 # ## 4. ReLU
@@ -183,11 +161,7 @@ def relu_forward(x):
     cache = x
     return out, cache
 
-# %% [tests] id=relu_forward points=1
-checks.check_relu_forward(relu_forward)
-### BEGIN HIDDEN TESTS
-checks.check_relu_forward(relu_forward, hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=relu_forward
 
 # %% [answer] id=ans_relu_backward
 def relu_backward(dout, cache):
@@ -198,11 +172,7 @@ def relu_backward(dout, cache):
     ### END SOLUTION
     return dx
 
-# %% [tests] id=relu_backward points=2
-checks.check_relu_backward(relu_forward, relu_backward)
-### BEGIN HIDDEN TESTS
-checks.check_relu_backward(relu_forward, relu_backward, hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=relu_backward
 
 # %% [readonly-markdown] id=softmax_intro
 # ## 5. The softmax loss
@@ -234,11 +204,7 @@ def softmax_loss(scores, y):
     ### END SOLUTION
     return loss, dscores
 
-# %% [tests] id=softmax_loss points=4
-checks.check_softmax_loss(softmax_loss)
-### BEGIN HIDDEN TESTS
-checks.check_softmax_loss(softmax_loss, hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=softmax_loss
 
 # %% [readonly-markdown] id=net_intro
 # ## 6. A two-layer network
@@ -266,11 +232,7 @@ def two_layer_net(X, W1, b1, W2, b2, y):
     ### END SOLUTION
     return loss, grads
 
-# %% [tests] id=two_layer_net points=4
-checks.check_two_layer_net(two_layer_net)
-### BEGIN HIDDEN TESTS
-checks.check_two_layer_net(two_layer_net, hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=two_layer_net
 
 # %% [readonly-markdown] id=numgrad_intro
 # The check compared with torch's autograd. A **numerical gradient check** needs nothing but
@@ -288,8 +250,8 @@ params = {"W1": 0.5 * rng.standard_normal((4, 6)), "b1": 0.1 * rng.standard_norm
 loss, grads = two_layer_net(X, params["W1"], params["b1"], params["W2"], params["b2"], y)
 print(f"loss = {loss:.4f}")
 for name in ("W1", "b1", "W2", "b2"):
-    num = checks.numerical_gradient(lambda: two_layer_net(X, **params, y=y)[0], params[name])
-    print(f"{name}: relative error vs numerical gradient {checks.rel_error(grads[name], num):.2e}")
+    num = eval_numerical_gradient(lambda v: two_layer_net(X, **params, y=y)[0], params[name])
+    print(f"{name}: relative error vs numerical gradient {rel_error(grads[name], num):.2e}")
 
 # %% [readonly-markdown] id=q_gates_intro
 # ## 7. Written question

@@ -17,6 +17,7 @@
 import numpy as np
 
 from cnncourse import checks
+from cnncourse.gradcheck import rel_error
 
 np.set_printoptions(precision=4, suppress=True)
 
@@ -77,11 +78,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     ### END SOLUTION
     return out, cache
 
-# %% [tests] id=batchnorm_forward points=6
-checks.check_batchnorm_forward(batchnorm_forward)
-### BEGIN HIDDEN TESTS
-checks.check_batchnorm_forward(batchnorm_forward, hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=batchnorm_forward
 
 # %% [readonly-markdown] id=fwd_demo_intro
 # What it does: a batch whose features have means around 5 and standard deviations around 3
@@ -139,11 +136,7 @@ def batchnorm_backward(dout, cache):
     ### END SOLUTION
     return dx, dgamma, dbeta
 
-# %% [tests] id=batchnorm_backward points=4
-checks.check_batchnorm_backward(batchnorm_forward, batchnorm_backward)
-### BEGIN HIDDEN TESTS
-checks.check_batchnorm_backward(batchnorm_forward, batchnorm_backward, hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=batchnorm_backward
 
 # %% [readonly-markdown] id=alt_intro
 # ## 3. The simplified backward pass
@@ -171,11 +164,7 @@ def batchnorm_backward_alt(dout, cache):
     ### END SOLUTION
     return dx, dgamma, dbeta
 
-# %% [tests] id=batchnorm_backward_alt points=3
-checks.check_batchnorm_backward_alt(batchnorm_forward, batchnorm_backward_alt)
-### BEGIN HIDDEN TESTS
-checks.check_batchnorm_backward_alt(batchnorm_forward, batchnorm_backward_alt, hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=batchnorm_backward_alt
 
 # %% [readonly] id=alt_demo
 import timeit
@@ -189,7 +178,7 @@ t_alt = min(timeit.repeat(lambda: batchnorm_backward_alt(dout, cache), number=10
 dx1, _, _ = batchnorm_backward(dout, cache)
 dx2, _, _ = batchnorm_backward_alt(dout, cache)
 print(f"graph: {t_graph * 100:.2f} ms, simplified: {t_alt * 100:.2f} ms per call, "
-      f"speed-up {t_graph / t_alt:.1f}x; dx agree to {checks.rel_error(dx1, dx2):.1e}")
+      f"speed-up {t_graph / t_alt:.1f}x; dx agree to {rel_error(dx1, dx2):.1e}")
 
 # %% [readonly-markdown] id=spatial_intro
 # ## 4. Spatial batch normalization
@@ -224,18 +213,9 @@ def spatial_batchnorm_backward(dout, cache):
     ### END SOLUTION
     return dx, dgamma, dbeta
 
-# %% [tests] id=spatial_batchnorm_forward points=3
-checks.check_spatial_batchnorm_forward(spatial_batchnorm_forward)
-### BEGIN HIDDEN TESTS
-checks.check_spatial_batchnorm_forward(spatial_batchnorm_forward, hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=spatial_batchnorm_forward
 
-# %% [tests] id=spatial_batchnorm_backward points=2
-checks.check_spatial_batchnorm_backward(spatial_batchnorm_forward, spatial_batchnorm_backward)
-### BEGIN HIDDEN TESTS
-checks.check_spatial_batchnorm_backward(spatial_batchnorm_forward, spatial_batchnorm_backward,
-                                        hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=spatial_batchnorm_backward
 
 # %% [readonly-markdown] id=q_test_time_intro
 # ## 5. Written question

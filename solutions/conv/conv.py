@@ -21,6 +21,7 @@
 import numpy as np
 
 from cnncourse import checks
+from cnncourse.gradcheck import eval_numerical_gradient_array, rel_error
 
 np.set_printoptions(precision=4, suppress=True)
 
@@ -55,8 +56,7 @@ def conv_output_size(H, HH, stride, pad):
     return span // stride + 1
     ### END SOLUTION
 
-# %% [tests] id=conv_output_size points=2
-checks.check_conv_output_size(conv_output_size)
+# %% [check] id=conv_output_size
 
 # %% [readonly-markdown] id=alexnet_intro
 # Now use the formula on AlexNet's first layer (96 filters of 11x11x3 at stride 4, pad 0, on a
@@ -73,15 +73,7 @@ conv1_weights = 11 * 11 * 3 * 96
 ### END SOLUTION
 print(f"CONV1 output: {conv1_out} x {conv1_out} x 96, weights: {conv1_weights:,}")
 
-# %% [tests] id=alexnet_numbers points=2
-assert conv1_out == conv_output_size(227, 11, 4, 0), "the output size is (227 - 11)/4 + 1"
-assert isinstance(conv1_weights, int | np.integer), "conv1_weights should be a whole number"
-assert conv1_weights > 30_000, "each of the 96 filters has 11 x 11 x 3 weights"
-### BEGIN HIDDEN TESTS
-assert conv1_out == 55
-assert conv1_weights == 34_848
-### END HIDDEN TESTS
-print("ok")
+# %% [check] id=alexnet_numbers
 
 # %% [readonly-markdown] id=fwd_intro
 # ## 2. Convolution, forward
@@ -125,11 +117,7 @@ def conv_forward_naive(x, w, b, conv_param):
     cache = (x, w, b, conv_param)
     return out, cache
 
-# %% [tests] id=conv_forward points=6
-checks.check_conv_forward(conv_forward_naive)
-### BEGIN HIDDEN TESTS
-checks.check_conv_forward(conv_forward_naive, hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=conv_forward
 
 # %% [readonly-markdown] id=fwd_demo_intro
 # A quick look at what a filter does: two hand-made 3x3 filters on a synthetic image, one
@@ -181,11 +169,7 @@ def conv_backward_naive(dout, cache):
     ### END SOLUTION
     return dx, dw, db
 
-# %% [tests] id=conv_backward points=6
-checks.check_conv_backward(conv_forward_naive, conv_backward_naive)
-### BEGIN HIDDEN TESTS
-checks.check_conv_backward(conv_forward_naive, conv_backward_naive, hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=conv_backward
 
 # %% [readonly-markdown] id=numgrad_intro
 # The check above compares with the reference. A numerical gradient is an independent
@@ -201,10 +185,10 @@ param = {"stride": 2, "pad": 1}
 out, cache = conv_forward_naive(x, w, b, param)
 dout = rng.standard_normal(out.shape)
 dx, dw, db = conv_backward_naive(dout, cache)
-dx_num = checks.numerical_gradient(lambda: conv_forward_naive(x, w, b, param)[0], x, dout)
-dw_num = checks.numerical_gradient(lambda: conv_forward_naive(x, w, b, param)[0], w, dout)
-print(f"dx vs numerical: {checks.rel_error(dx, dx_num):.2e}")
-print(f"dw vs numerical: {checks.rel_error(dw, dw_num):.2e}")
+dx_num = eval_numerical_gradient_array(lambda v: conv_forward_naive(v, w, b, param)[0], x, dout)
+dw_num = eval_numerical_gradient_array(lambda v: conv_forward_naive(x, v, b, param)[0], w, dout)
+print(f"dx vs numerical: {rel_error(dx, dx_num):.2e}")
+print(f"dw vs numerical: {rel_error(dw, dw_num):.2e}")
 
 # %% [readonly-markdown] id=pool_intro
 # ## 4. Max pooling, forward and backward
@@ -239,11 +223,7 @@ def max_pool_forward_naive(x, pool_param):
     cache = (x, pool_param)
     return out, cache
 
-# %% [tests] id=max_pool_forward points=4
-checks.check_max_pool_forward(max_pool_forward_naive)
-### BEGIN HIDDEN TESTS
-checks.check_max_pool_forward(max_pool_forward_naive, hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=max_pool_forward
 
 # %% [answer] id=ans_max_pool_backward
 def max_pool_backward_naive(dout, cache):
@@ -264,11 +244,7 @@ def max_pool_backward_naive(dout, cache):
     ### END SOLUTION
     return dx
 
-# %% [tests] id=max_pool_backward points=4
-checks.check_max_pool_backward(max_pool_forward_naive, max_pool_backward_naive)
-### BEGIN HIDDEN TESTS
-checks.check_max_pool_backward(max_pool_forward_naive, max_pool_backward_naive, hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=max_pool_backward
 
 # %% [readonly-markdown] id=onebyone_intro
 # ## 5. 1x1 convolutions
@@ -292,14 +268,7 @@ onebyone_params = 64 * 32 + 32
 ### END SOLUTION
 print(onebyone_out_shape, onebyone_params)
 
-# %% [tests] id=onebyone points=2
-assert len(onebyone_out_shape) == 3, "the shape of one output volume has three numbers (F, H', W')"
-assert onebyone_params % 32 == 0, "32 filters, each with the same number of parameters"
-### BEGIN HIDDEN TESTS
-assert tuple(onebyone_out_shape) == (32, 56, 56)
-assert onebyone_params == 2080
-### END HIDDEN TESTS
-print("ok")
+# %% [check] id=onebyone
 
 # %% [readonly] id=onebyone_demo
 rng = np.random.default_rng(1)
@@ -340,11 +309,7 @@ def conv_as_matrix(w, H, W):
     ### END SOLUTION
     return M
 
-# %% [tests] id=conv_as_matrix points=3
-checks.check_conv_as_matrix(conv_as_matrix)
-### BEGIN HIDDEN TESTS
-checks.check_conv_as_matrix(conv_as_matrix, hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=conv_as_matrix
 
 # %% [readonly] id=matrix_demo
 M = conv_as_matrix(np.array([[1.0, 2.0], [3.0, 4.0]]), 3, 3)

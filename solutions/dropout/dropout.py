@@ -53,11 +53,7 @@ def dropout_forward(x, dropout_param):
     cache = (dropout_param, mask)
     return out, cache
 
-# %% [tests] id=dropout_forward points=6
-checks.check_dropout_forward(dropout_forward)
-### BEGIN HIDDEN TESTS
-checks.check_dropout_forward(dropout_forward, hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=dropout_forward
 
 # %% [readonly-markdown] id=mean_intro
 # Dropping units changes every single forward pass, but not the *average* one: over many
@@ -91,11 +87,7 @@ def dropout_backward(dout, cache):
     ### END SOLUTION
     return dx
 
-# %% [tests] id=dropout_backward points=3
-checks.check_dropout_backward(dropout_forward, dropout_backward)
-### BEGIN HIDDEN TESTS
-checks.check_dropout_backward(dropout_forward, dropout_backward, hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=dropout_backward
 
 # %% [readonly-markdown] id=q_scale_intro
 # ## 3. Written question: why divide by keep_prob?

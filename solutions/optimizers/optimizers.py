@@ -41,11 +41,7 @@ def sgd(w, dw, config=None):
     ### END SOLUTION
     return next_w, config
 
-# %% [tests] id=sgd points=1
-checks.check_update_rule(sgd, "sgd")
-### BEGIN HIDDEN TESTS
-checks.check_update_rule(sgd, "sgd", hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=sgd
 
 # %% [readonly-markdown] id=momentum_intro
 # ## 2. Momentum
@@ -78,11 +74,7 @@ def sgd_momentum(w, dw, config=None):
     config["velocity"] = v
     return next_w, config
 
-# %% [tests] id=sgd_momentum points=3
-checks.check_update_rule(sgd_momentum, "sgd_momentum")
-### BEGIN HIDDEN TESTS
-checks.check_update_rule(sgd_momentum, "sgd_momentum", hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=sgd_momentum
 
 # %% [readonly-markdown] id=rmsprop_intro
 # ## 3. RMSprop
@@ -115,11 +107,7 @@ def rmsprop(w, dw, config=None):
     config["cache"] = cache
     return next_w, config
 
-# %% [tests] id=rmsprop points=3
-checks.check_update_rule(rmsprop, "rmsprop")
-### BEGIN HIDDEN TESTS
-checks.check_update_rule(rmsprop, "rmsprop", hidden=True)
-### END HIDDEN TESTS
+# %% [check] id=rmsprop
 
 # %% [readonly-markdown] id=adam_intro
 # ## 4. Adam
@@ -167,11 +155,7 @@ def adam(w, dw, config=None):
     config["m"], config["v"] = m, v
     return next_w, config
 
-# %% [tests] id=adam points=5
-checks.check_update_rule(adam, "adam")
-### BEGIN HIDDEN TESTS
-checks.check_update_rule(adam, "adam", hidden=True, steps=20)
-### END HIDDEN TESTS
+# %% [check] id=adam
 
 # %% [readonly-markdown] id=decay_intro
 # ## 5. Learning-rate decay
@@ -204,10 +188,7 @@ def inverse_sqrt_decay(learning_rate, epoch):
     return learning_rate / np.sqrt(epoch + 1)
     ### END SOLUTION
 
-# %% [tests] id=lr_schedules points=3
-checks.check_lr_schedule(inverse_time_decay, "inverse_time")
-checks.check_lr_schedule(exponential_decay, "exponential")
-checks.check_lr_schedule(inverse_sqrt_decay, "inverse_sqrt")
+# %% [check] id=lr_schedules
 
 # %% [readonly-markdown] id=race_intro
 # ## 6. A race on a 2-D loss surface

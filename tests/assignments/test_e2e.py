@@ -8,8 +8,11 @@ Two graders, each in a course of its own built in a temporary folder:
 
 Expected results: every solution gets full marks from both; every released notebook gets 0,
 its tests reported "not implemented", without a crash; every wrong submission of
-``wrong_submissions.WRONG`` gets exactly the maximum minus the points of the tests (or, for
-nbgrader, the visible test cells) that its bug touches, as listed there with the reason.
+``wrong_submissions.WRONG`` gets exactly the maximum minus the points of the tests its bug
+touches, as listed there with the reason. Both graders score from the one specification
+(``cnncourse/checks/<a>.py``): nbgrader gives each test cell the points of its groups that
+pass (the check's value in grading mode), ``cnncourse grade`` runs one test per group, so the
+two agree cell by cell.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from assignment_course import (
     write,
 )
 from wrong_submissions import WRONG
+
+from cnncourse import checks
 
 pytestmark = pytest.mark.slow
 
@@ -120,6 +125,24 @@ def _max_autograded(a: str) -> float:
     return sum(graded_test_cells(read(solution_path(a))).values())
 
 
+def _cell_points(wrong) -> dict[str, float]:
+    """What each test cell is worth to this wrong submission: its points minus its failing
+    tests' (from the specification, the same for both graders)."""
+    spec = checks.spec(wrong.assignment)
+    lost = {name: p for name, _, p in spec.tests() if name in wrong.failing_tests}
+    return {
+        c.grade_id: c.points - sum(lost.get(f"test_{g.name}", 0.0) for g in c.groups)
+        for c in spec.checks
+    }
+
+
+def _grade_cells(record: dict) -> dict[str, float]:
+    cells: dict[str, float] = {}
+    for test in record["tests"]:
+        cells[test["grade_id"]] = cells.get(test["grade_id"], 0.0) + test["points"]
+    return cells
+
+
 # ---------------------------------------------------------------- cnncourse grade
 
 
@@ -187,10 +210,23 @@ def test_nbgrader_gives_the_released_notebook_zero(nbgrader_results, a):
 def test_nbgrader_gives_wrong_submissions_what_their_bug_deserves(nbgrader_results, wrong):
     result = nbgrader_results[wrong.assignment][wrong.name]
     cells = graded_test_cells(read(solution_path(wrong.assignment)))
-    failing = {gid for gid, (score, _) in result["cells"].items() if gid in cells and score == 0}
-    assert failing == set(wrong.failing_cells), wrong.why
-    expected = sum(p for gid, p in cells.items() if gid not in wrong.failing_cells)
-    assert result["code_score"] == expected, wrong.why
+    got = {gid: score for gid, (score, _) in result["cells"].items() if gid in cells}
+    assert got == _cell_points(wrong), wrong.why
+    losing = {gid for gid, score in got.items() if score < cells[gid]}
+    assert losing == set(wrong.failing_cells), wrong.why
+    expected = _max_autograded(wrong.assignment) - sum(
+        p for name, _, p in suite_markers(wrong.assignment) if name in wrong.failing_tests
+    )
+    assert result["code_score"] == pytest.approx(expected), wrong.why
+
+
+@pytest.mark.parametrize("a", ASSIGNMENTS)
+def test_both_graders_give_the_same_points_cell_by_cell(grade_results, nbgrader_results, a):
+    cells = graded_test_cells(read(solution_path(a)))
+    for student, record in grade_results[a].items():
+        nbgrader_cells = nbgrader_results[a][student]["cells"]
+        got = {gid: nbgrader_cells[gid][0] for gid in cells}
+        assert _grade_cells(record) == pytest.approx(got), student
 
 
 def test_every_wrong_submission_names_real_tests_and_cells():

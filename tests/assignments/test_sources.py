@@ -22,6 +22,7 @@ from assignment_course import (
 
 import cnncourse.layers
 import cnncourse.optim
+from cnncourse.grading.cells import strip_hidden
 from cnncourse.release import build_notebook, notebook_text
 
 
@@ -54,8 +55,8 @@ def test_notebook_has_every_kind_of_cell(a):
 
 @pytest.mark.parametrize("a", ASSIGNMENTS)
 def test_every_task_is_followed_by_a_visible_check(a):
-    """Each answer cell's next code cell is a test cell, and every test cell calls cnncourse.checks
-    or asserts on the answer."""
+    """Each answer cell's next code cell is a test cell, and every test cell's visible part calls
+    its check from the specification, checks.<assignment>.<grade id>(...)."""
     nb = read(solution_path(a))
     code = [c for c in nb.cells if c.cell_type == "code"]
     for i, cell in enumerate(code):
@@ -64,8 +65,8 @@ def test_every_task_is_followed_by_a_visible_check(a):
             nxt = nbgrader_meta(code[i + 1]) if i + 1 < len(code) else {}
             assert nxt.get("grade"), f"answer {meta['grade_id']} has no check right after it"
         if meta.get("grade"):
-            visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
-            assert "checks.check_" in visible or "assert " in visible, meta["grade_id"]
+            visible = strip_hidden(cell.source)
+            assert f"checks.{a}.{meta['grade_id']}(" in visible, meta["grade_id"]
 
 
 @pytest.mark.parametrize("a", ASSIGNMENTS)

@@ -73,7 +73,7 @@ def test_inf_where_finite_expected_fails_naming_index_and_values():
     message = _message(actual, expected, name="dx")
     assert message.startswith("dx: 1 of 6 values are infinite where finite values are expected")
     assert "index (1, 0)" in message
-    assert "got np.float64(inf), expected np.float64(3.0)" in message
+    assert "got inf, expected 3.0" in message
 
 
 def test_all_inf_fails_for_any_finite_expectation():
@@ -85,13 +85,13 @@ def test_all_inf_fails_for_any_finite_expectation():
 def test_negative_inf_where_finite_expected_fails():
     message = _message(np.array([0.0, -np.inf]), np.array([0.0, 2.5]))
     assert "1 of 2 values are infinite" in message
-    assert "index (1,)" in message and "got np.float64(-inf), expected np.float64(2.5)" in message
+    assert "index (1,)" in message and "got -inf, expected 2.5" in message
 
 
 def test_nan_where_finite_expected_names_index_and_values():
     message = _message(np.array([1.0, np.nan]), np.array([1.0, 7.0]))
     assert "1 of 2 values are NaN" in message
-    assert "index (1,)" in message and "got np.float64(nan), expected np.float64(7.0)" in message
+    assert "index (1,)" in message and "got nan, expected 7.0" in message
 
 
 def test_nan_and_inf_together_are_both_counted():
@@ -107,17 +107,17 @@ def test_nan_is_not_excused_by_a_nan_elsewhere_in_the_expectation():
 def test_finite_where_inf_expected_fails():
     message = _message(np.array([1.0, 1e300]), np.array([1.0, np.inf]), name="out")
     assert message.startswith("out: 1 of 2 values differ from non-finite expected values")
-    assert "index (1,)" in message and "got np.float64(1e+300), expected np.float64(inf)" in message
+    assert "index (1,)" in message and "got 1e+300, expected inf" in message
 
 
 def test_opposite_inf_where_inf_expected_fails():
     message = _message(np.array([-np.inf]), np.array([np.inf]))
-    assert "got np.float64(-inf), expected np.float64(inf)" in message
+    assert "got -inf, expected inf" in message
 
 
 def test_finite_where_nan_expected_fails():
     message = _message(np.array([0.0, 0.0]), np.array([0.0, np.nan]))
-    assert "index (1,)" in message and "expected np.float64(nan)" in message
+    assert "index (1,)" in message and "expected nan" in message
 
 
 def test_matching_non_finite_values_pass():
@@ -128,17 +128,17 @@ def test_matching_non_finite_values_pass():
 
 def test_matching_infs_do_not_hide_a_finite_mismatch():
     message = _message(np.array([np.inf, 1.0]), np.array([np.inf, 2.0]))
-    assert "max rel_error" in message and "index (1,)" in message
+    assert "rel_error 0.333" in message and "index (1,)" in message
 
 
 def test_huge_finite_values_of_opposite_sign_fail():
     message = _message(np.array([1e308]), np.array([-1e308]))
-    assert "max rel_error 1 > 1e-06" in message
+    assert "rel_error 1 > 1e-06" in message
 
 
 def test_float32_inf_is_caught():
     message = _message(np.full(3, np.inf, dtype=np.float32), np.ones(3, dtype=np.float32))
-    assert "3 of 3 values are infinite" in message and "got np.float32(inf)" in message
+    assert "3 of 3 values are infinite" in message and "got inf" in message
 
 
 def test_scalar_inf_where_finite_expected_fails():
@@ -146,16 +146,16 @@ def test_scalar_inf_where_finite_expected_fails():
         assert_scalar_close(float("inf"), 32, name="conv1_out")
     message = str(info.value)
     assert message.startswith("conv1_out: 1 of 1 values are infinite")
-    assert "index ()" in message and "expected np.float64(32.0)" in message
+    assert "index ()" in message and "expected 32.0" in message
 
 
 def test_scalar_nan_where_finite_expected_fails():
-    with pytest.raises(AssertionError, match=r"values are NaN .*got np.float64\(nan\)"):
+    with pytest.raises(AssertionError, match=r"values are NaN .*got nan"):
         assert_scalar_close(np.float64("nan"), 0.1)
 
 
 def test_scalar_finite_where_inf_expected_fails():
-    with pytest.raises(AssertionError, match=r"non-finite expected.*expected np.float64\(inf\)"):
+    with pytest.raises(AssertionError, match=r"non-finite expected.*expected inf"):
         assert_scalar_close(1e6, float("inf"))
 
 

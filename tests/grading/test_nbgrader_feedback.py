@@ -18,6 +18,7 @@ from conftest import grade
 from grading_corpus import CASES, COURSE, FAKE_OUTPUT, SOURCE, build
 
 from cnncourse.grading.autograded import released
+from cnncourse.grading.cells import HiddenTestsError
 
 SUITE = COURSE / "autograde" / "sample" / "test_sample.py"
 BIN = Path(sys.executable).parent
@@ -86,9 +87,10 @@ def test_autograded_notebooks_hold_no_hidden_test_source(corpus_run, name):
     assert leaked == [], leaked
 
 
-def test_an_unclosed_hidden_section_is_removed_to_the_end_of_the_cell():
+def test_an_unclosed_hidden_section_is_refused_as_nbgrader_refuses_it():
     text = "check(visible)\n### BEGIN HIDDEN TESTS\ncheck(hidden)\n"
-    assert released(text) == "check(visible)\n"
+    with pytest.raises(HiddenTestsError, match="line 2: BEGIN HIDDEN TESTS is never closed"):
+        released(text)
 
 
 def test_a_deleted_test_cell_comes_back_with_its_outcome(corpus_run):

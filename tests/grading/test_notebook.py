@@ -7,6 +7,12 @@ import json
 import pytest
 from grading_corpus import CASES, SOURCE, build
 
+from cnncourse.grading.cells import (
+    HiddenTestsError,
+    cell_kind,
+    nbgrader_metadata,
+    strip_hidden,
+)
 from cnncourse.grading.notebook import (
     NotebookError,
     load_source,
@@ -85,3 +91,77 @@ def test_a_cell_without_metadata_makes_the_notebook_invalid(tmp_path):
                                 "cells": [{"cell_type": "code", "source": "x = 1"}]}))  # fmt: skip
     with pytest.raises(NotebookError, match="cell 0 needs a cell_type, metadata and source"):
         read_cells(path)
+
+
+# ---------------------------------------------------------------- cnncourse.grading.cells
+
+
+def _nbgrader_clears(source: str) -> str:
+    import nbformat
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "t", "points": 1, "solution": False}
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb, _ = ClearHiddenTests().preprocess(nb, {})
+    return nb.cells[0].source
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "check(visible)",
+        "check(visible)\n### BEGIN HIDDEN TESTS\ncheck(hidden)\n### END HIDDEN TESTS\n",
+        "### BEGIN HIDDEN TESTS\ngrading_mode()\n### END HIDDEN TESTS\ncheck(x)",
+        "a\n  ### BEGIN HIDDEN TESTS\nb\n### END HIDDEN TESTS\nc\n### BEGIN HIDDEN TESTS\nd\n"
+        "### END HIDDEN TESTS",
+    ],
+)
+def test_hidden_sections_are_removed_as_nbgrader_removes_them(source):
+    assert strip_hidden(source) == _nbgrader_clears(source)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("a\n### BEGIN HIDDEN TESTS\nb\n", "line 2: BEGIN HIDDEN TESTS is never closed"),
+        (
+            "### BEGIN HIDDEN TESTS\n### BEGIN HIDDEN TESTS\n### END HIDDEN TESTS\n",
+            "line 2: BEGIN HIDDEN TESTS inside the section opened on line 1",
+        ),
+        ("a\n### END HIDDEN TESTS\n", "line 2: END HIDDEN TESTS without a BEGIN"),
+    ],
+)
+def test_a_broken_hidden_section_fails_loudly(source, message):
+    with pytest.raises(HiddenTestsError, match=message):
+        strip_hidden(source)
+
+
+def test_nbgrader_refuses_the_same_broken_sections():
+    with pytest.raises(RuntimeError, match="No end hidden tests"):
+        _nbgrader_clears("a\n### BEGIN HIDDEN TESTS\nb\n")
+    with pytest.raises(RuntimeError, match="nested"):
+        _nbgrader_clears("### BEGIN HIDDEN TESTS\n### BEGIN HIDDEN TESTS\n### END HIDDEN TESTS")
+
+
+@pytest.mark.parametrize(
+    ("meta", "kind"),
+    [
+        ({"solution": True, "grade": False}, "answer"),
+        ({"solution": True, "grade": True, "points": 3}, "manual"),
+        ({"solution": False, "grade": True, "points": 2}, "test"),
+        ({"solution": False, "grade": False, "locked": True}, "readonly"),
+        (None, "plain"),
+    ],
+)
+def test_cell_kinds_follow_nbgrader_metadata(meta, kind):
+    cell = {"cell_type": "code", "source": "", "metadata": {"nbgrader": meta} if meta else {}}
+    assert cell_kind(cell) == kind
+
+
+def test_new_cell_metadata_round_trips_through_cell_kind():
+    for kind, points in [("answer", None), ("manual", 3), ("test", 2.5), ("readonly", None)]:
+        meta = nbgrader_metadata(kind, "x", points)
+        assert cell_kind({"metadata": {"nbgrader": meta}}) == kind
+    with pytest.raises(ValueError, match="points: a test cell needs points"):
+        nbgrader_metadata("test", "x")

@@ -30,11 +30,35 @@ def test_numerical_gradient_array_is_the_vector_jacobian_product(kind):
     assert rel_error(grad, A.T @ df) < 1e-8, (grad, A.T @ df)
 
 
-def test_rel_error_is_the_elementwise_cs231n_formula():
+def test_rel_error_is_the_worst_difference_over_the_scale_of_both():
     x, y = np.array([1.0, 0.0, 3.0]), np.array([1.1, 0.0, 3.0])
-    assert rel_error(x, y) == pytest.approx(0.1 / 2.1, rel=1e-15)
+    assert rel_error(x, y) == pytest.approx(0.1 / (3.0 + 3.0), rel=1e-12)
     assert rel_error(torch.tensor(x), torch.tensor(y)) == rel_error(x, y)
-    assert rel_error(np.zeros(2), np.array([1e-9, 0.0])) == pytest.approx(0.1)  # the 1e-8 floor
+    assert rel_error(y, x) == rel_error(x, y)
+    assert rel_error(np.zeros(2), np.zeros(2)) == 0.0
+    assert rel_error(2.0, 1.0) == pytest.approx(1 / 3)  # one number: |x - y| / (|x| + |y|)
+
+
+def test_rel_error_of_a_near_zero_entry_is_measured_against_the_arrays_scale():
+    # the last digits of an entry that cancels to ~1e-9 differ between correct orders of
+    # summation; an elementwise relative error would call that 0.5
+    x, y = np.array([1.0, 1e-9]), np.array([1.0, 1.0000001e-9])
+    assert rel_error(x, y) < 1e-16
+
+
+def test_rel_error_of_a_single_wrong_entry_counts_in_full():
+    x = np.ones(10_000)
+    y = x.copy()
+    y[17] = 2.0
+    assert rel_error(x, y) == pytest.approx(1 / 3)
+
+
+def test_rel_error_of_non_finite_values():
+    assert rel_error(np.array([1.0, np.inf]), np.array([1.0, np.inf])) == 0.0
+    assert rel_error(np.array([np.nan, 2.0]), np.array([np.nan, 2.0])) == 0.0
+    assert rel_error(np.array([1.0, np.inf]), np.array([1.0, 2.0])) == np.inf
+    assert rel_error(np.array([1.0, np.nan]), np.array([1.0, 2.0])) == np.inf
+    assert rel_error(np.array([np.inf]), np.array([-np.inf])) == np.inf
 
 
 def test_rel_error_refuses_different_shapes():
