@@ -1,6 +1,9 @@
 """The program that runs one submission inside the sandbox.
 
-Started by the grader as ``python -I -m cnncourse.grading.child REQUEST_FD REPLY_FD``. It reads
+Started by the grader as ``python -I -S RUNTIME/grader/child.py REQUEST_FD REPLY_FD`` from the
+sandbox's private copy of this file and ``protocol.py`` (see ``runtime.py``): the cnncourse
+package itself is not in the sandbox, so this module uses the standard library and numpy
+only. ``RUNTIME/site`` (the packages the assignment permits) is added to ``sys.path``. It reads
 its program (cells, forbidden routines) from REQUEST_FD, runs the cells, then answers calls
 until the grader closes the pipe. Everything here runs next to untrusted code, so the grader
 believes nothing this process says about itself except through one channel: the guards
@@ -20,7 +23,15 @@ import sys
 import traceback
 import types
 
-from cnncourse.grading import protocol
+if __package__:  # imported by the grader (tests, helpers)
+    from cnncourse.grading import protocol
+else:  # the sandbox's private copy, run as a script next to its own protocol.py
+    _HERE = os.path.dirname(os.path.abspath(__file__))
+    sys.path.append(os.path.join(os.path.dirname(_HERE), "site"))
+    sys.path.insert(0, _HERE)
+    import protocol
+
+    sys.path.remove(_HERE)
 
 SETUP_PREFIX = "<setup "
 ANSWER_PREFIX = "<answer "
@@ -70,9 +81,40 @@ class _Stub:
         return lambda *args, **kwargs: None
 
 
+class _Unavailable(types.ModuleType):
+    """What an instructor's setup cell gets for a module that is not in the sandbox (e.g.
+    ``from cnncourse import checks`` or ``sklearn`` in an ungraded demo cell): any use
+    raises ImportError, so the demo cell stops there; setup cells are never graded."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _Unavailable(f"{self.__name__}.{name}")
+
+    def __call__(self, *args, **kwargs):
+        raise ImportError(
+            f"{self.__name__} is not available to code the grader runs (an instructor cell "
+            "that uses it is not graded)"
+        )
+
+
+def _setup_import(name, globals=None, locals=None, fromlist=(), level=0, _import=__import__):
+    """``__import__`` while an instructor setup cell runs: a missing module is a stand-in."""
+    try:
+        return _import(name, globals, locals, fromlist, level)
+    except ModuleNotFoundError:
+        if level:
+            raise
+        return _Unavailable(name if fromlist else name.split(".")[0])
+
+
+_PERMITTED: list[str] = []  # what graded code may import besides the standard library
+
+
 def main(argv: list[str]) -> int:
     request_fd, reply_fd = int(argv[1]), int(argv[2])
     program = protocol.read_message(request_fd)
+    _PERMITTED[:] = program.get("modules", [])
     namespace = {"__name__": "__main__", "get_ipython": _Stub, "__builtins__": __builtins__}
     cells, check = _run_cells(program, namespace, reply_fd)
     protocol.write_message(reply_fd, {"ready": cells})
@@ -95,7 +137,7 @@ def _run_cells(program: dict, namespace: dict, reply_fd: int):
             if cell["grade_id"] in program["skip"]:
                 continue
             protocol.write_message(reply_fd, {"running": cell["grade_id"]})
-        error = _exec_cell(cell["source"], filename, namespace)
+        error = _exec_cell(cell["source"], filename, namespace, cell["kind"] == "setup")
         if cell["kind"] == "answer":
             check()
             outcomes[cell["grade_id"]] = error
@@ -113,12 +155,17 @@ def _register_source(cell: dict) -> str:
     return filename
 
 
-def _exec_cell(source: str, filename: str, namespace: dict) -> dict | None:
+def _exec_cell(source: str, filename: str, namespace: dict, setup: bool) -> dict | None:
+    saved = _BUILTINS["__import__"]
+    if setup:
+        _BUILTINS["__import__"] = _setup_import
     try:
         code = compile(source, filename, "exec")
         exec(code, namespace)
     except BaseException as exc:  # the student's SystemExit too: the cell failed, we go on
         return describe_exception(exc)
+    finally:
+        _BUILTINS["__import__"] = saved
     return None
 
 
@@ -140,6 +187,9 @@ def describe_exception(exc: BaseException) -> dict:
         message = str(exc)
     except BaseException:
         message = "(the exception's message could not be read)"
+    if type(exc) is ModuleNotFoundError:
+        allowed = ", ".join(["the standard library", *_PERMITTED])
+        message += f" (graded code may import only: {allowed})"
     return {
         "kind": kind,
         "type": type(exc).__name__[:100],
