@@ -21,6 +21,7 @@ import platform
 import resource
 import select
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
@@ -44,19 +45,20 @@ PROTECTS = {
     "uid": (
         "student code runs as the unprivileged user nobody (uid 65534) under a Landlock "
         "file-system allow-list: it can read only the interpreter, the permitted packages "
-        "and the libraries they load, and write only its scratch folder; no TCP",
-        "it shares the host's process list and UDP network with other processes",
+        "and the libraries they load, and write only its scratch folder; no sockets",
+        "it shares the host's kernel namespaces (process ids, hostname) with the grader",
     ),
     "rlimits": (
         "student code runs under resource limits and a Landlock file-system allow-list "
         "(read: the interpreter, the permitted packages and their libraries; write: its "
-        "scratch folder), never as root (a root grader runs it as nobody); no TCP",
+        "scratch folder), never as root (a root grader runs it as nobody); no sockets",
         "it runs as the grader's own user when the grader is not root, and shares the "
-        "host's process list and UDP network",
+        "host's kernel namespaces (process ids, hostname)",
     ),
 }
 INSTALL_BUBBLEWRAP = "Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap"
 NOBODY = 65534
+_PR_SET_PDEATHSIG = 1
 LIBRARY_ALLOWANCE_MB = 1024  # address space for the interpreter, numpy and torch themselves
 SANDBOX_WORKDIR = "/tmp/work"
 SANDBOX_RUNTIME = "/runtime"  # where bubblewrap shows the runtime folder
@@ -212,6 +214,7 @@ class Sandbox:
             seccomp_installer(seccomp) if seccomp is not None and level != "bubblewrap" else None
         )
         restrict = landlock_restrictor(ruleset_fd) if ruleset_fd is not None else None
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
         drop = os.geteuid() == 0
 
         def apply() -> None:
@@ -225,6 +228,8 @@ class Sandbox:
                 os.setgid(NOBODY)
                 os.setuid(NOBODY)
                 _setlimit(resource.RLIMIT_NPROC, 256)
+            if level != "bubblewrap":  # bwrap's --die-with-parent does this for its child
+                prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
             if restrict is not None:
                 restrict()
             if install_seccomp is not None:
