@@ -230,3 +230,15 @@ def test_no_network_and_no_new_processes(level):
         """,
     )
     assert found["connect"] != "connected" and found["fork"] != "forked", found
+
+
+def test_a_numpy_only_runtime_holds_numpy_the_standard_library_and_the_child_only():
+    runtime = Sandbox(OFFERED[0] if OFFERED else "rlimits", Limits()).runtime
+    site = sorted(entry.name for entry in (runtime.root / "site").iterdir())
+    assert [name for name in site if not name.startswith("numpy")] == [], site
+    assert sorted(p.name for p in (runtime.root / "grader").glob("*.py")) == [
+        "child.py",
+        "protocol.py",
+    ]
+    stdlib = runtime.root / "python" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    assert (stdlib / "os.py").exists() and not (stdlib / "site-packages").exists()
