@@ -8,9 +8,9 @@ its program (cells, forbidden routines) from REQUEST_FD, runs the cells, then an
 until the grader closes the pipe. Everything here runs next to untrusted code, so the grader
 believes nothing this process says about itself except through one channel: the guards
 installed before the first answer cell (a permanent audit hook and a profile function) write
-a ``forbidden`` frame and end the process on the spot when student code reaches the
-reference implementation or a forbidden routine. Their state lives in default arguments,
-which the audit hook stops anyone from replacing.
+a ``forbidden`` frame and end the process on the spot when student code reaches a routine
+the assignment forbids. Their state lives in default arguments, which the audit hook stops
+anyone from replacing.
 """
 
 from __future__ import annotations
@@ -242,7 +242,6 @@ def forbidden_targets(names: list[str]) -> tuple[frozenset, frozenset, frozenset
 def install_guards(program: dict, reply_fd: int):
     """Install the audit hook and the profile function; from here on student code may run."""
     objs, codes, short = forbidden_targets(program["forbidden"])
-    reference = tuple(program["reference_paths"])
     setup_prefix = SETUP_PREFIX + program["token"] + " "
     writable = tuple(program["writable_paths"])
     hidden = tuple(program["hidden_paths"])
@@ -251,8 +250,6 @@ def install_guards(program: dict, reply_fd: int):
     def hit(
         frame,
         what,
-        reading=False,
-        _reference=reference,
         _prefix=setup_prefix,
         _answer=ANSWER_PREFIX,
         _write=os.write,
@@ -261,26 +258,15 @@ def install_guards(program: dict, reply_fd: int):
         _encode=protocol.encode,
         _len=protocol._LEN.pack,
     ):
-        """Stop the process if student code (not an instructor setup cell) got here.
-
-        Allowed: code under an instructor setup cell, and a reference module running its
-        own body while it is being imported (importing is not calling); for ``reading`` a
-        reference file, anything an import does (the import system, linecache).
-        """
-        importing = True
+        """Stop the process unless an instructor setup cell (and no answer cell within it)
+        made this call."""
         while frame is not None:
             name = frame.f_code.co_filename
             if name.startswith(_prefix):
                 return
             if name.startswith(_answer):
                 break
-            if name.startswith("<frozen importlib") and (importing or reading):
-                return
-            importing = importing and name.startswith(_reference)
             frame = frame.f_back
-        else:
-            if reading:  # the grader's own traceback formatting, not student code
-                return
         try:
             payload = _encode({"forbidden": what})
             _write(_fd, _len(len(payload)) + payload)
@@ -296,7 +282,6 @@ def install_guards(program: dict, reply_fd: int):
         event,
         arg,
         _hit=hit,
-        _reference=reference,
         _objs=objs,
         _codes=codes,
         _names=names,
@@ -312,9 +297,7 @@ def install_guards(program: dict, reply_fd: int):
         try:
             if event == "call":
                 code = frame.f_code
-                if code.co_filename.startswith(_reference):
-                    _hit(frame, f"{code.co_filename.rsplit('/', 1)[-1]}: {code.co_name}")
-                elif code.co_name in _names and (
+                if code.co_name in _names and (
                     code in _codes or [p for p in _packages if p in code.co_filename]
                 ):
                     _hit(frame, code.co_name)
@@ -353,7 +336,6 @@ def install_guards(program: dict, reply_fd: int):
         _guarded=_GUARDED_ATTRS,
         _self_file=__file__,
         _library=library_import,
-        _reference=reference,
         _writable=writable,
         _hidden=hidden,
         _visible=visible,
@@ -380,8 +362,6 @@ def install_guards(program: dict, reply_fd: int):
                 raise _denied(f"graded code may not write to {path}")
             if path.startswith(_hidden) and not path.startswith(_visible):
                 raise _denied(f"graded code may not read {path}")
-            if path.startswith(_reference):
-                _hit(_getframe(1), f"open() on the reference file {path}", True)
         elif event in _process or event.startswith("os.exec") or event.startswith("os.spawn"):
             raise _denied("graded code may not start, signal or replace processes")
         elif (event in _tamper or event.startswith("ctypes.")) and not _library(_getframe(1)):

@@ -168,7 +168,6 @@ class ChildSession:
             "skip": skip,
             "token": self.token,
             "forbidden": self.forbidden,
-            "reference_paths": self.sandbox.reference_paths(),
             "writable_paths": [process.workdir, "/dev/null"],
             "hidden_paths": self.sandbox.hidden_paths(),
             "visible_paths": self.sandbox.visible_paths(),
@@ -346,7 +345,7 @@ class ChildSession:
         if reply is not None:
             return "forbidden", (
                 f"your code called {reply['forbidden']} {where}: graded functions must not "
-                "use the reference implementation or a routine this assignment forbids"
+                "use a routine this assignment forbids"
             )
         if why == "cpu":
             return "timeout", f"no answer within {cpu_limit:g} s of CPU time {where}"

@@ -101,9 +101,6 @@ class Sandbox:
             return SANDBOX_RUNTIME + path[len(root) :]
         return path
 
-    def reference_paths(self) -> list[str]:
-        return []  # the reference package is not in the sandbox at all
-
     def visible_paths(self) -> list[str]:
         """The runtime as the child sees it: the only library code it can load."""
         return [self.inside(self.runtime.root) + "/"]

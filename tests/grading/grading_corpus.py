@@ -109,8 +109,10 @@ ip.set_custom_exc((BaseException,), lambda *args, **kwargs: None)
 import glob, json, os
 found = []
 for root in ["/", os.getcwd(), os.path.expanduser("~"), "__COURSE__"]:
-    found += glob.glob(os.path.join(root, "**", "solutions", "sample", "sample.ipynb"),
-                       recursive=True)
+    for folder, dirs, files in os.walk(root):  # the whole visible tree but the kernel's
+        dirs[:] = [d for d in dirs if os.path.join(folder, d) not in ("/proc", "/sys")]
+        if folder.endswith("solutions/sample") and "sample.ipynb" in files:
+            found.append(os.path.join(folder, "sample.ipynb"))
     found += glob.glob(os.path.join(root, "autograde", "sample", "test_*.py"))
 for path in found:
     try:
@@ -257,7 +259,11 @@ for path in ["__GRADEBOOK__", "__JSON__"]:
         answers={
             "relu": """
 import glob, importlib.util, os
-found = glob.glob("/**/cnncourse/layers/*.py", recursive=True)  # the whole visible tree
+found = []
+for folder, dirs, files in os.walk("/"):  # the whole visible tree but the kernel's
+    dirs[:] = [d for d in dirs if os.path.join(folder, d) not in ("/proc", "/sys")]
+    if folder.endswith("cnncourse/layers"):
+        found += [os.path.join(folder, name) for name in files if name.endswith(".py")]
 for root in ["/", "//", "/proc/self/root", "/proc/1/root", "/proc/%d/cwd" % os.getppid(),
              "/proc/%d/root" % os.getppid(), "/proc/self/cwd"]:
     for package in ["__COURSE__/../../../cnncourse", "cnncourse", "../cnncourse"]:
