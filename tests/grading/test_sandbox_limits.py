@@ -41,23 +41,24 @@ def affine_backward(dout, cache):
     expect=dict.fromkeys(ALL, "timeout"),
 )
 
-# correct, and slow on purpose: about 0.3 s of CPU per call in pure Python
+# correct, and slow on purpose: each call spends 0.3 s of CPU time first
 SLOW_BUT_CORRECT = Case(
     answers={
         "relu": """
+import time
+
+def _think(seconds=0.3):
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
 def relu_forward(x):
-    out = np.zeros_like(x)
-    for _ in range(150):
-        for index in np.ndindex(*x.shape):
-            out[index] = x[index] if x[index] > 0 else 0.0
-    return out, x
+    _think()
+    return np.maximum(x, 0), x
 
 def relu_backward(dout, cache):
-    dx = np.zeros_like(dout)
-    for _ in range(150):
-        for index in np.ndindex(*dout.shape):
-            dx[index] = dout[index] if cache[index] > 0 else 0.0
-    return dx
+    _think()
+    return dout * (cache > 0)
 """
     }
 )
@@ -101,8 +102,9 @@ def _busy_loops(seconds: float) -> list[subprocess.Popen]:
 
 
 def test_honest_submissions_do_not_time_out_while_every_core_is_busy(tmp_path):
-    # 1 s of CPU per call; the slow answer needs about a third of that, so it finishes in
-    # time however long the busy machine makes it wait for a core
+    # 1 s of CPU per call; the slow answer needs 0.3 s of it, so it finishes in time however
+    # long the busy machine makes it wait for a core (with N+1 busy loops on N cores a wall
+    # clock limit of 1 s would not be met: the call gets well under a core)
     loops = _busy_loops(300)
     try:
         time.sleep(1)  # the loops are running before the grading starts
