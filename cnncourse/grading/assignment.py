@@ -4,7 +4,7 @@ Course layout::
 
     COURSE/solutions/NAME/NAME.ipynb      the instructor's notebook (nbgrader source format)
     COURSE/autograde/NAME/test_*.py       the hidden tests
-    COURSE/autograde/NAME/assignment.toml optional: forbidden, timeout, memory_mb, setup_timeout
+    COURSE/autograde/NAME/assignment.toml optional settings (SETTINGS, docs/grading.md)
 """
 
 from __future__ import annotations
@@ -15,12 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnncourse.grading.notebook import NotebookError, SourceNotebook, load_source
+from cnncourse.grading.runtime import DEFAULT_MODULES, ModulesError, check_modules
 from cnncourse.grading.sandbox import Limits
 
-# the cnncourse reference modules are always forbidden inside graded functions (see
-# sandbox.REFERENCE_NAMES); these names are listed for the report
-ALWAYS_FORBIDDEN = ("cnncourse.layers", "cnncourse.optim", "cnncourse.nn", "cnncourse.checks")
-SETTINGS = {"forbidden", "timeout", "memory_mb", "setup_timeout"}
+SETTINGS = {
+    "modules",
+    "forbidden",
+    "timeout",
+    "wall_timeout",
+    "memory_mb",
+    "setup_timeout",
+    "submission_timeout",
+}
+_NUMBERS = ("timeout", "wall_timeout", "memory_mb", "setup_timeout", "submission_timeout")
 
 
 class AssignmentError(Exception):
@@ -44,6 +51,7 @@ class Assignment:
     forbidden: list[str]
     limits: Limits
     tests: list[TestInfo] = field(default_factory=list)
+    modules: tuple[str, ...] = DEFAULT_MODULES  # importable by graded code (+ stdlib)
 
     @property
     def max_score(self) -> float:
@@ -55,12 +63,13 @@ class Assignment:
         for path in [self.source.path, *self.test_files, self.suite_dir / "assignment.toml"]:
             if path.exists():
                 digest.update(path.read_bytes())
-        digest.update(repr((self.forbidden, self.limits)).encode())
+        digest.update(repr((self.forbidden, self.limits, self.modules)).encode())
         return digest.hexdigest()
 
 
 def load_assignment(course: Path, name: str, **overrides) -> Assignment:
-    """Read an assignment; ``overrides`` (timeout, memory_mb) win over assignment.toml."""
+    """Read an assignment; ``overrides`` (timeout, memory_mb, submission_timeout) win over
+    assignment.toml."""
     course = Path(course).resolve()
     source_path = course / "solutions" / name / f"{name}.ipynb"
     suite_dir = course / "autograde" / name
@@ -75,13 +84,23 @@ def load_assignment(course: Path, name: str, **overrides) -> Assignment:
         source = load_source(source_path)
     except NotebookError as exc:
         raise AssignmentError(str(exc)) from None
+    defaults = Limits()
+    wall = settings.get("wall_timeout")
     limits = Limits(
-        timeout=float(settings.get("timeout", 10)),
-        memory_mb=int(settings.get("memory_mb", 2048)),
-        setup_timeout=float(settings.get("setup_timeout", 60)),
+        timeout=float(settings.get("timeout", defaults.timeout)),
+        memory_mb=int(settings.get("memory_mb", defaults.memory_mb)),
+        setup_timeout=float(settings.get("setup_timeout", defaults.setup_timeout)),
+        submission_timeout=float(settings.get("submission_timeout", defaults.submission_timeout)),
+        wall_timeout=None if wall is None else float(wall),
     )
     forbidden = [str(name) for name in settings.get("forbidden", [])]
-    return Assignment(course, name, source, suite_dir, test_files, forbidden, limits)
+    try:
+        modules = check_modules(settings.get("modules", DEFAULT_MODULES))
+    except ModulesError as exc:
+        raise AssignmentError(f"{suite_dir / 'assignment.toml'}: {exc}") from None
+    return Assignment(
+        course, name, source, suite_dir, test_files, forbidden, limits, modules=modules
+    )
 
 
 def _read_settings(path: Path) -> dict:
@@ -96,6 +115,14 @@ def _read_settings(path: Path) -> dict:
         raise AssignmentError(f"{path}: unknown settings {sorted(unknown)}")
     if not isinstance(settings.get("forbidden", []), list):
         raise AssignmentError(f"{path}: forbidden must be a list of dotted names")
+    if not isinstance(settings.get("modules", []), list):
+        raise AssignmentError(f"{path}: modules must be a list of module names")
+    for key in _NUMBERS:
+        value = settings.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise AssignmentError(f"{path}: {key} must be a number, got {value!r}")
+        if value is not None and value <= 0:
+            raise AssignmentError(f"{path}: {key} must be positive, got {value!r}")
     return settings
 
 

@@ -1,13 +1,16 @@
 """The program that runs one submission inside the sandbox.
 
-Started by the grader as ``python -I -m cnncourse.grading.child REQUEST_FD REPLY_FD``. It reads
+Started by the grader as ``python -I -S RUNTIME/grader/child.py REQUEST_FD REPLY_FD`` from the
+sandbox's private copy of this file and ``protocol.py`` (see ``runtime.py``): the cnncourse
+package itself is not in the sandbox, so this module uses the standard library and numpy
+only. ``RUNTIME/site`` (the packages the assignment permits) is added to ``sys.path``. It reads
 its program (cells, forbidden routines) from REQUEST_FD, runs the cells, then answers calls
 until the grader closes the pipe. Everything here runs next to untrusted code, so the grader
 believes nothing this process says about itself except through one channel: the guards
 installed before the first answer cell (a permanent audit hook and a profile function) write
-a ``forbidden`` frame and end the process on the spot when student code reaches the
-reference implementation or a forbidden routine. Their state lives in default arguments,
-which the audit hook stops anyone from replacing.
+a ``forbidden`` frame and end the process on the spot when student code reaches a routine
+the assignment forbids. Their state lives in default arguments, which the audit hook stops
+anyone from replacing.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ import sys
 import traceback
 import types
 
-from cnncourse.grading import protocol
+if __package__:  # imported by the grader (tests, helpers)
+    from cnncourse.grading import protocol
+else:  # the sandbox's private copy, run as a script next to its own protocol.py
+    _HERE = os.path.dirname(os.path.abspath(__file__))
+    sys.path.append(os.path.join(os.path.dirname(_HERE), "site"))
+    sys.path.insert(0, _HERE)
+    import protocol
+
+    sys.path.remove(_HERE)
 
 SETUP_PREFIX = "<setup "
 ANSWER_PREFIX = "<answer "
@@ -70,9 +81,40 @@ class _Stub:
         return lambda *args, **kwargs: None
 
 
+class _Unavailable(types.ModuleType):
+    """What an instructor's setup cell gets for a module that is not in the sandbox (e.g.
+    ``from cnncourse import checks`` or ``sklearn`` in an ungraded demo cell): any use
+    raises ImportError, so the demo cell stops there; setup cells are never graded."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _Unavailable(f"{self.__name__}.{name}")
+
+    def __call__(self, *args, **kwargs):
+        raise ImportError(
+            f"{self.__name__} is not available to code the grader runs (an instructor cell "
+            "that uses it is not graded)"
+        )
+
+
+def _setup_import(name, globals=None, locals=None, fromlist=(), level=0, _import=__import__):
+    """``__import__`` while an instructor setup cell runs: a missing module is a stand-in."""
+    try:
+        return _import(name, globals, locals, fromlist, level)
+    except ModuleNotFoundError:
+        if level:
+            raise
+        return _Unavailable(name if fromlist else name.split(".")[0])
+
+
+_PERMITTED: list[str] = []  # what graded code may import besides the standard library
+
+
 def main(argv: list[str]) -> int:
     request_fd, reply_fd = int(argv[1]), int(argv[2])
     program = protocol.read_message(request_fd)
+    _PERMITTED[:] = program.get("modules", [])
     namespace = {"__name__": "__main__", "get_ipython": _Stub, "__builtins__": __builtins__}
     cells, check = _run_cells(program, namespace, reply_fd)
     protocol.write_message(reply_fd, {"ready": cells})
@@ -95,7 +137,7 @@ def _run_cells(program: dict, namespace: dict, reply_fd: int):
             if cell["grade_id"] in program["skip"]:
                 continue
             protocol.write_message(reply_fd, {"running": cell["grade_id"]})
-        error = _exec_cell(cell["source"], filename, namespace)
+        error = _exec_cell(cell["source"], filename, namespace, cell["kind"] == "setup")
         if cell["kind"] == "answer":
             check()
             outcomes[cell["grade_id"]] = error
@@ -113,12 +155,17 @@ def _register_source(cell: dict) -> str:
     return filename
 
 
-def _exec_cell(source: str, filename: str, namespace: dict) -> dict | None:
+def _exec_cell(source: str, filename: str, namespace: dict, setup: bool) -> dict | None:
+    saved = _BUILTINS["__import__"]
+    if setup:
+        _BUILTINS["__import__"] = _setup_import
     try:
         code = compile(source, filename, "exec")
         exec(code, namespace)
     except BaseException as exc:  # the student's SystemExit too: the cell failed, we go on
         return describe_exception(exc)
+    finally:
+        _BUILTINS["__import__"] = saved
     return None
 
 
@@ -140,6 +187,9 @@ def describe_exception(exc: BaseException) -> dict:
         message = str(exc)
     except BaseException:
         message = "(the exception's message could not be read)"
+    if type(exc) is ModuleNotFoundError:
+        allowed = ", ".join(["the standard library", *_PERMITTED])
+        message += f" (graded code may import only: {allowed})"
     return {
         "kind": kind,
         "type": type(exc).__name__[:100],
@@ -192,7 +242,6 @@ def forbidden_targets(names: list[str]) -> tuple[frozenset, frozenset, frozenset
 def install_guards(program: dict, reply_fd: int):
     """Install the audit hook and the profile function; from here on student code may run."""
     objs, codes, short = forbidden_targets(program["forbidden"])
-    reference = tuple(program["reference_paths"])
     setup_prefix = SETUP_PREFIX + program["token"] + " "
     writable = tuple(program["writable_paths"])
     hidden = tuple(program["hidden_paths"])
@@ -201,8 +250,6 @@ def install_guards(program: dict, reply_fd: int):
     def hit(
         frame,
         what,
-        reading=False,
-        _reference=reference,
         _prefix=setup_prefix,
         _answer=ANSWER_PREFIX,
         _write=os.write,
@@ -211,26 +258,15 @@ def install_guards(program: dict, reply_fd: int):
         _encode=protocol.encode,
         _len=protocol._LEN.pack,
     ):
-        """Stop the process if student code (not an instructor setup cell) got here.
-
-        Allowed: code under an instructor setup cell, and a reference module running its
-        own body while it is being imported (importing is not calling); for ``reading`` a
-        reference file, anything an import does (the import system, linecache).
-        """
-        importing = True
+        """Stop the process unless an instructor setup cell (and no answer cell within it)
+        made this call."""
         while frame is not None:
             name = frame.f_code.co_filename
             if name.startswith(_prefix):
                 return
             if name.startswith(_answer):
                 break
-            if name.startswith("<frozen importlib") and (importing or reading):
-                return
-            importing = importing and name.startswith(_reference)
             frame = frame.f_back
-        else:
-            if reading:  # the grader's own traceback formatting, not student code
-                return
         try:
             payload = _encode({"forbidden": what})
             _write(_fd, _len(len(payload)) + payload)
@@ -246,7 +282,6 @@ def install_guards(program: dict, reply_fd: int):
         event,
         arg,
         _hit=hit,
-        _reference=reference,
         _objs=objs,
         _codes=codes,
         _names=names,
@@ -262,9 +297,7 @@ def install_guards(program: dict, reply_fd: int):
         try:
             if event == "call":
                 code = frame.f_code
-                if code.co_filename.startswith(_reference):
-                    _hit(frame, f"{code.co_filename.rsplit('/', 1)[-1]}: {code.co_name}")
-                elif code.co_name in _names and (
+                if code.co_name in _names and (
                     code in _codes or [p for p in _packages if p in code.co_filename]
                 ):
                     _hit(frame, code.co_name)
@@ -303,7 +336,6 @@ def install_guards(program: dict, reply_fd: int):
         _guarded=_GUARDED_ATTRS,
         _self_file=__file__,
         _library=library_import,
-        _reference=reference,
         _writable=writable,
         _hidden=hidden,
         _visible=visible,
@@ -330,8 +362,6 @@ def install_guards(program: dict, reply_fd: int):
                 raise _denied(f"graded code may not write to {path}")
             if path.startswith(_hidden) and not path.startswith(_visible):
                 raise _denied(f"graded code may not read {path}")
-            if path.startswith(_reference):
-                _hit(_getframe(1), f"open() on the reference file {path}", True)
         elif event in _process or event.startswith("os.exec") or event.startswith("os.spawn"):
             raise _denied("graded code may not start, signal or replace processes")
         elif (event in _tamper or event.startswith("ctypes.")) and not _library(_getframe(1)):

@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--timeout", type=float, help="seconds per call (assignment.toml: 10)")
     parser.add_argument("--memory", type=int, help="MiB per submission (assignment.toml: 2048)")
+    # sandbox limits (owned with sandbox.py): the wall-clock cap of one whole submission
+    parser.add_argument(
+        "--submission-timeout",
+        type=float,
+        help="wall-clock seconds one submission may cost in all (assignment.toml: 300)",
+    )
     parser.add_argument("--json", type=Path, help="results file (also what a re-run resumes)")
     parser.add_argument("--csv", type=Path, help="class CSV: one row per student")
     parser.add_argument("--feedback", type=Path, help="folder for one HTML page per student")
@@ -74,7 +80,11 @@ def _run(args: argparse.Namespace, gradebook) -> int:
 
     try:
         assignment = load_assignment(
-            args.course, args.assignment, timeout=args.timeout, memory_mb=args.memory
+            args.course,
+            args.assignment,
+            timeout=args.timeout,
+            memory_mb=args.memory,
+            submission_timeout=args.submission_timeout,
         )
         collect_tests(assignment)
         submissions = find_submissions(args.submissions, args.assignment)

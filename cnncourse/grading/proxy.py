@@ -17,9 +17,11 @@ import time
 from dataclasses import dataclass, field
 
 from cnncourse.grading import protocol
-from cnncourse.grading.sandbox import Sandbox, seccomp_program
+from cnncourse.grading.sandbox import Sandbox
 
 OUTPUT_KEEP = 32 * 1024  # bytes of the child's output kept from its start and from its end
+POLL_S = 0.1  # how often a wait checks the child's CPU time
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class StudentError(BaseException):
@@ -71,7 +73,17 @@ class _Process:
     reply_fd: int
     output: _Output
     workdir: str
+    pid: int  # the process that runs the student's code (inside bubblewrap: bwrap's child)
     buffer: bytearray = field(default_factory=bytearray)
+
+    def cpu_seconds(self) -> float:
+        """CPU time the student's process has used so far (user + system)."""
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / _TICKS
+        except (OSError, IndexError, ValueError):
+            return 0.0
 
 
 class ChildSession:
@@ -81,6 +93,7 @@ class ChildSession:
         self.cells = cells
         self.forbidden = forbidden
         self.sandbox = sandbox
+        self.spent = 0.0  # wall-clock seconds spent waiting for this submission's child
         self.cell_errors: dict[str, dict] = {}  # grade id -> {kind, message, ...}
         self.process: _Process | None = None
         self.failed_start: str | None = None  # why the child cannot start at all
@@ -120,36 +133,27 @@ class ChildSession:
         workdir = self.sandbox.workdir()
         request_r, request_w = os.pipe()
         reply_r, reply_w = os.pipe()
-        seccomp = seccomp_program()
-        filter_fd = None
-        if seccomp is not None and self.sandbox.level == "bubblewrap":
-            filter_fd, filter_w = os.pipe()
-            os.write(filter_w, seccomp)
-            os.close(filter_w)
-        keep = [fd for fd in (request_r, reply_w, filter_fd) if fd is not None]
         try:
-            popen = subprocess.Popen(
-                self.sandbox.command([str(request_r), str(reply_w)], workdir, filter_fd),
+            popen, pid = self.sandbox.spawn(
+                workdir,
+                child_args=[str(request_r), str(reply_w)],
+                pass_fds=(request_r, reply_w),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                env=self.sandbox.environment(workdir),
-                cwd=workdir if self.sandbox.level != "bubblewrap" else "/",
-                pass_fds=keep,
-                preexec_fn=self.sandbox.preexec(seccomp),
-                start_new_session=True,
             )
         finally:
-            for fd in keep:
-                os.close(fd)
+            os.close(request_r)
+            os.close(reply_w)
         self.starts += 1
-        return _Process(popen, request_w, reply_r, _Output(popen.stdout), workdir)
+        return _Process(popen, request_w, reply_r, _Output(popen.stdout), workdir, pid)
 
     def start(self) -> None:
         """Start the child and run the notebook; cells that crash or hang are left out."""
         if self.failed_start:
             raise StudentError("crashed", self.failed_start)
         for _attempt in range(len(self.cells) + 1):
+            self._check_budget("while starting the notebook")
             if self._launch_and_send() and self._run_notebook():
                 return
         self.failed_start = "the notebook could not be run (every answer cell was left out)"
@@ -164,12 +168,12 @@ class ChildSession:
             "skip": skip,
             "token": self.token,
             "forbidden": self.forbidden,
-            "reference_paths": self.sandbox.reference_paths(),
             "writable_paths": [process.workdir, "/dev/null"],
             "hidden_paths": self.sandbox.hidden_paths(),
             "visible_paths": self.sandbox.visible_paths(),
+            "modules": list(self.sandbox.modules),
         }
-        if self._send(program, self.sandbox.limits.setup_timeout):
+        if self._send(program, self.sandbox.limits.setup_timeout) == "":
             return True
         self.stop()
         return False
@@ -187,8 +191,12 @@ class ChildSession:
         while True:
             reply, why = self._receive(self.sandbox.limits.setup_timeout)
             if reply is None or "forbidden" in reply:
-                status, message = self._death(reply, why, f"while running the cell {running!r}")
+                where = f"while running the cell {running!r}"
+                status, message = self._death(reply, why, where, self.sandbox.limits.setup_timeout)
                 self.stop()
+                if why == "budget":
+                    self.failed_start = message
+                    raise StudentError("timeout", message)
                 if running is None:  # an instructor cell: nothing to leave out
                     self.failed_start = f"the notebook's setup failed: {message}"
                     raise StudentError("crashed", self.failed_start)
@@ -237,71 +245,117 @@ class ChildSession:
         except protocol.Unencodable as exc:
             raise TypeError(f"the test passed a value the grader cannot send: {exc}") from None
         self._wait_for_start()
+        where = f"during the call to {request['name']}"
+        self._check_budget(where)
         if self.process is None:
             self.start()
         timeout = self.sandbox.limits.timeout
-        reply, why = (None, "closed") if not self._send(request, timeout) else (None, "")
+        reply, why = None, self._send(request, timeout)
         if not why:
             reply, why = self._receive(timeout)
         if reply is None or "forbidden" in reply:
-            status, message = self._death(reply, why, f"during the call to {request['name']}")
+            status, message = self._death(reply, why, where)
             self.stop()
             raise StudentError(status, message)
         return reply
 
-    def _send(self, value: dict, timeout: float) -> bool:
+    def _check_budget(self, where: str) -> None:
+        """Refuse to go on once the submission has used up its wall-clock cap."""
+        if self.spent >= self.sandbox.limits.submission_timeout:
+            self.stop()
+            raise StudentError("timeout", self._budget_message(where))
+
+    def _budget_message(self, where: str) -> str:
+        cap = self.sandbox.limits.submission_timeout
+        return (
+            f"the submission used up its time ({cap:g} s of wall-clock time for all of its "
+            f"tests) {where}; its remaining tests were not run"
+        )
+
+    def _wait_slice(self, deadline: float) -> float:
+        """Seconds to wait next: until the deadline or the cap, at most one poll period."""
+        budget = self.sandbox.limits.submission_timeout - self.spent
+        return min(POLL_S, deadline - time.monotonic(), budget)
+
+    def _send(self, value: dict, timeout: float) -> str:
+        """ "" once sent, else why not: "closed", "cpu", "wall" or "budget"."""
         data = protocol.encode(value)
         data = protocol._LEN.pack(len(data)) + data
-        deadline = time.monotonic() + timeout
         fd = self.process.request_fd
         os.set_blocking(fd, False)
         view = memoryview(data)
-        while view:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
-                return False
-            try:
-                view = view[os.write(fd, view) :]
-            except (BrokenPipeError, BlockingIOError):
-                if self.process.popen.poll() is not None:
-                    return False
-        return True
+        waiting = _Waiting(self, timeout)
+        try:
+            while view:
+                why = waiting.over()
+                if why:
+                    return why
+                if not select.select([], [fd], [], waiting.slice())[1]:
+                    continue
+                try:
+                    view = view[os.write(fd, view) :]
+                except (BrokenPipeError, BlockingIOError):
+                    if self.process.popen.poll() is not None:
+                        return "closed"
+            return ""
+        finally:
+            waiting.done()
 
     def _receive(self, timeout: float) -> tuple[dict | None, str]:
-        """(reply, "") or (None, "timeout" | "closed" | "garbled")."""
-        process = self.process
-        deadline = time.monotonic() + timeout
-        while True:
-            if len(process.buffer) >= 4:
-                size = protocol._LEN.unpack(process.buffer[:4])[0]
-                if size > protocol.MAX_MESSAGE:
-                    return None, "garbled"
-                if len(process.buffer) >= 4 + size:
-                    payload = bytes(process.buffer[4 : 4 + size])
-                    del process.buffer[: 4 + size]
-                    try:
-                        reply = protocol.decode(payload)
-                    except protocol.ProtocolError:
-                        return None, "garbled"
-                    return (reply, "") if isinstance(reply, dict) else (None, "garbled")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([process.reply_fd], [], [], remaining)[0]:
-                return None, "timeout"
-            chunk = os.read(process.reply_fd, 1 << 20)
-            if not chunk:
-                return None, "closed"
-            process.buffer += chunk
+        """(reply, "") or (None, "cpu" | "wall" | "budget" | "closed" | "garbled").
 
-    def _death(self, reply: dict | None, why: str, where: str) -> tuple[str, str]:
+        ``timeout`` counts the child's CPU time: a busy machine slows the call down
+        without costing the student anything, up to a wall-clock backstop
+        (``Limits.wall``) and the submission's cap.
+        """
+        process = self.process
+        waiting = _Waiting(self, timeout)
+        try:
+            while True:
+                if len(process.buffer) >= 4:
+                    size = protocol._LEN.unpack(process.buffer[:4])[0]
+                    if size > protocol.MAX_MESSAGE:
+                        return None, "garbled"
+                    if len(process.buffer) >= 4 + size:
+                        payload = bytes(process.buffer[4 : 4 + size])
+                        del process.buffer[: 4 + size]
+                        try:
+                            reply = protocol.decode(payload)
+                        except protocol.ProtocolError:
+                            return None, "garbled"
+                        return (reply, "") if isinstance(reply, dict) else (None, "garbled")
+                why = waiting.over()
+                if why:
+                    return None, why
+                if not select.select([process.reply_fd], [], [], waiting.slice())[0]:
+                    continue
+                chunk = os.read(process.reply_fd, 1 << 20)
+                if not chunk:
+                    return None, "closed"
+                process.buffer += chunk
+        finally:
+            waiting.done()
+
+    def _death(
+        self, reply: dict | None, why: str, where: str, cpu_limit: float | None = None
+    ) -> tuple[str, str]:
         """Status and message for a child that stopped answering."""
         limits = self.sandbox.limits
+        cpu_limit = limits.timeout if cpu_limit is None else cpu_limit
         if reply is not None:
             return "forbidden", (
                 f"your code called {reply['forbidden']} {where}: graded functions must not "
-                "use the reference implementation or a routine this assignment forbids"
+                "use a routine this assignment forbids"
             )
-        if why == "timeout":
-            return "timeout", f"no answer within {limits.timeout:g} s {where}"
+        if why == "cpu":
+            return "timeout", f"no answer within {cpu_limit:g} s of CPU time {where}"
+        if why == "wall":
+            return "timeout", (
+                f"no answer within {limits.wall(cpu_limit):g} s of wall-clock time {where} "
+                "(the code waited without computing, e.g. sleep or a blocking read)"
+            )
+        if why == "budget":
+            return "timeout", self._budget_message(where)
         if why == "garbled":
             return "crashed", f"the notebook's process sent an unreadable reply {where}"
         code = self._exit_code()
@@ -319,6 +373,40 @@ class ChildSession:
             return self.process.popen.wait(timeout=5)
         except subprocess.TimeoutExpired:
             return None
+
+
+class _Waiting:
+    """One wait for the child: its CPU-time limit, wall-clock backstop and the cap."""
+
+    def __init__(self, session: ChildSession, cpu_limit: float):
+        self.session = session
+        self.process = session.process
+        self.cpu_limit = cpu_limit
+        self.started = time.monotonic()
+        self.deadline = self.started + session.sandbox.limits.wall(cpu_limit)
+        self.cpu_start = self.process.cpu_seconds()
+        self.checked = self.started
+
+    def slice(self) -> float:
+        return max(0.0, self.session._wait_slice(self.deadline))
+
+    def over(self) -> str:
+        """ "" while the wait may go on, else which limit it reached."""
+        now = time.monotonic()
+        session = self.session
+        if session.spent + now - self.started >= session.sandbox.limits.submission_timeout:
+            return "budget"
+        if now >= self.deadline:
+            return "wall"
+        if now - self.checked >= POLL_S or now - self.started >= self.cpu_limit:
+            self.checked = now
+            if self.process.cpu_seconds() - self.cpu_start >= self.cpu_limit:
+                return "cpu"
+        return ""
+
+    def done(self) -> None:
+        self.session.spent += time.monotonic() - self.started
+        self.started = time.monotonic()
 
 
 def _cell_error(error) -> dict[str, str]:

@@ -28,6 +28,7 @@ from cnncourse.grading.assignment import Assignment, AssignmentError, TestInfo, 
 from cnncourse.grading.notebook import NotebookError, load_submission, program_cells
 from cnncourse.grading.plugin import PLAIN_ARGS, Collector, GradingPlugin
 from cnncourse.grading.proxy import ChildSession
+from cnncourse.grading.runtime import ensure as ensure_runtime
 from cnncourse.grading.sandbox import Sandbox
 
 STATUSES = (
@@ -173,7 +174,7 @@ def _prepare(
         result["notes"] = sub.notes
         try:
             hidden = [*hidden, str(assignment.course), str(Path(sub.path).parent)]
-            sandbox = Sandbox(level, assignment.limits, hidden=hidden)
+            sandbox = Sandbox(level, assignment.limits, hidden=hidden, modules=assignment.modules)
             cells = program_cells(assignment.source, sub)
             session = ChildSession(cells, assignment.forbidden, sandbox)
             session.prestart()
@@ -327,6 +328,7 @@ def grade_all(
     replaced; the submission it held next goes back in the queue.
     """
     pending = deque(submissions)
+    ensure_runtime(assignment.modules)  # built once, here, before the workers need it
     # fork: workers inherit the imports already done here
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)

@@ -109,8 +109,10 @@ ip.set_custom_exc((BaseException,), lambda *args, **kwargs: None)
 import glob, json, os
 found = []
 for root in ["/", os.getcwd(), os.path.expanduser("~"), "__COURSE__"]:
-    found += glob.glob(os.path.join(root, "**", "solutions", "sample", "sample.ipynb"),
-                       recursive=True)
+    for folder, dirs, files in os.walk(root):  # the whole visible tree but the kernel's
+        dirs[:] = [d for d in dirs if os.path.join(folder, d) not in ("/proc", "/sys")]
+        if folder.endswith("solutions/sample") and "sample.ipynb" in files:
+            found.append(os.path.join(folder, "sample.ipynb"))
     found += glob.glob(os.path.join(root, "autograde", "sample", "test_*.py"))
 for path in found:
     try:
@@ -143,7 +145,7 @@ for cell in cells:
         answers={
             "output_size": """
 import os, sys
-from cnncourse.grading import protocol
+import protocol  # the child's own copy, next to it in the sandbox
 ready = {"relu": {"kind": np.arange(3)}, ("not", "a", "cell"): 1, "affine": np.ones(2)}
 protocol.write_message(int(sys.argv[2]), {"ready": ready})
 os._exit(0)
@@ -251,15 +253,88 @@ for path in ["__GRADEBOOK__", "__JSON__"]:
             "\ndef affine_forward(x, w, b):\n    return _impl(x, w, b)\n"
             "\ndef affine_backward(dout, cache):\n    return L.affine_backward(dout, cache)\n",
         },
-        expect={**_all(RELU, "forbidden"), **_all(AFFINE, "forbidden")},
+        expect={**_all(RELU, "missing"), **_all(AFFINE, "missing")},
+    ),
+    "loads_the_reference_from_disk_by_any_path": Case(
+        answers={
+            "relu": """
+import glob, importlib.util, os
+found = []
+for folder, dirs, files in os.walk("/"):  # the whole visible tree but the kernel's
+    dirs[:] = [d for d in dirs if os.path.join(folder, d) not in ("/proc", "/sys")]
+    if folder.endswith("cnncourse/layers"):
+        found += [os.path.join(folder, name) for name in files if name.endswith(".py")]
+for root in ["/", "//", "/proc/self/root", "/proc/1/root", "/proc/%d/cwd" % os.getppid(),
+             "/proc/%d/root" % os.getppid(), "/proc/self/cwd"]:
+    for package in ["__COURSE__/../../../cnncourse", "cnncourse", "../cnncourse"]:
+        found += glob.glob(root + "/" + package + "/layers/*.py")
+for path in found:
+    try:
+        spec = importlib.util.spec_from_file_location("stolen", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        relu_forward, relu_backward = module.relu_forward, module.relu_backward
+        break
+    except BaseException:
+        continue
+"""
+        },
+        expect=_all(RELU, "missing"),
+    ),
+    "reads_the_hidden_tests_through_proc_and_leaks_them": Case(
+        answers={
+            "relu": """
+import os
+leaked = []
+for pid in ["self", "1", str(os.getppid())] + os.listdir("/proc"):
+    for link in ["cwd", "root"]:
+        for name in ["autograde/sample/test_sample.py",
+                     "__COURSE__/autograde/sample/test_sample.py"]:
+            try:
+                leaked.append(open(os.path.join("/proc", pid, link) + "/" + name).read())
+            except (OSError, ValueError):
+                pass
+
+def relu_forward(x):
+    if leaked:
+        raise ValueError(leaked[0][:1500])
+    return np.maximum(x, 0), x
+
+def relu_backward(dout, cache):
+    return dout * (cache > 0)
+"""
+        },
+    ),
+    "rewrites_the_course_through_a_symlink_in_its_scratch_folder": Case(
+        answers={
+            "relu": """
+import os
+for target in ["__COURSE__/autograde/sample/test_sample.py",
+               "__SUBMITTED__/honest/sample/sample.ipynb"]:
+    try:
+        os.symlink(target, "link")
+        with open("link", "w") as handle:
+            handle.write("def test_nothing(): pass\\n")
+    except OSError:
+        pass
+    finally:
+        if os.path.lexists("link"):
+            os.unlink("link")
+
+def relu_forward(x):
+    return np.maximum(x, 0), x
+
+def relu_backward(dout, cache):
+    return dout * (cache > 0)
+"""
+        },
     ),
     "disables_the_tripwire_first": Case(
         answers={
             "relu": "import sys, gc\nfor attempt in (lambda: sys.setprofile(None),\n"
             "                lambda: gc.get_objects(), lambda: sys.settrace(None)):\n"
             "    try:\n        attempt()\n    except PermissionError:\n        pass\n"
-            "import cnncourse.layers as L\n"
-            "def relu_forward(x):\n    return L.relu_forward(x)\n"
+            "def relu_forward(x):\n    return np.einsum('ij->ij', np.maximum(x, 0)), x\n"
             "\ndef relu_backward(dout, cache):\n    return dout * (cache > 0)\n",
         },
         expect={RELU[0]: "forbidden", RELU[1]: "forbidden"},

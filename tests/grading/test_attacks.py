@@ -8,7 +8,7 @@ import shutil
 import sqlite3
 
 import pytest
-from grading_corpus import ALL, CASES
+from grading_corpus import ALL, CASES, COURSE
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -50,10 +50,27 @@ def test_a_look_alike_array_is_rejected_by_name(corpus_run):
     assert "expected a numpy array, got a Fake object" in message
 
 
-def test_forbidden_outcome_names_the_reference_routine(corpus_run):
+def test_the_reference_package_is_not_in_the_sandbox_and_the_message_says_so(corpus_run):
     tests = corpus_run[0]["calls_the_reference_directly_and_through_an_alias"]["tests"]
-    assert "relu_forward" in tests[0]["message"]
-    assert "affine_forward" in tests[2]["message"]
+    for test in tests[:4]:
+        assert "No module named 'cnncourse'" in test["message"], test["message"]
+        assert "graded code may import only: the standard library, numpy" in test["message"]
+
+
+def test_a_forbidden_routine_is_reported_by_name(corpus_run):
+    tests = corpus_run[0]["uses_a_routine_the_assignment_forbids"]["tests"]
+    assert "einsum" in tests[2]["message"], tests[2]["message"]
+
+
+def test_nothing_of_the_course_leaks_through_proc(corpus_run):
+    record = corpus_run[0]["reads_the_hidden_tests_through_proc_and_leaks_them"]
+    messages = " ".join(test["message"] for test in record["tests"])
+    assert "pytest.mark.points" not in messages and record["score"] == 6, record["tests"]
+
+
+def test_the_course_is_unchanged_after_a_symlink_attack(corpus_run):
+    suite = COURSE / "autograde" / "sample" / "test_sample.py"
+    assert "def test_nothing" not in suite.read_text(), "student code rewrote the hidden suite"
 
 
 def test_student_exception_traceback_is_trimmed_to_their_code(corpus_run):
