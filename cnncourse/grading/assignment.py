@@ -27,6 +27,11 @@ SETTINGS = {
     "setup_timeout",
     "submission_timeout",
 }
+# The parts of the package a hidden suite grades with: the specifications, the reference
+# layers and optimizers, the one rel_error and the comparisons. A change to any of them can
+# change a grade, so it changes the fingerprint too.
+_PACKAGE = Path(__file__).resolve().parents[1]
+_GRADING_SOURCES = ("checks", "layers", "optim.py", "gradcheck.py", "grading/compare.py")
 _NUMBERS = ("timeout", "wall_timeout", "memory_mb", "setup_timeout", "submission_timeout")
 
 
@@ -60,11 +65,24 @@ class Assignment:
     def fingerprint(self) -> str:
         """Changes whenever anything that decides a grade changes (for idempotent re-runs)."""
         digest = hashlib.sha256()
-        for path in [self.source.path, *self.test_files, self.suite_dir / "assignment.toml"]:
+        for path in [
+            self.source.path,
+            *self.test_files,
+            self.suite_dir / "assignment.toml",
+            *_package_sources(),
+        ]:
             if path.exists():
                 digest.update(path.read_bytes())
         digest.update(repr((self.forbidden, self.limits, self.modules)).encode())
         return digest.hexdigest()
+
+
+def _package_sources() -> list[Path]:
+    found = []
+    for name in _GRADING_SOURCES:
+        path = _PACKAGE / name
+        found.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path])
+    return found
 
 
 def load_assignment(course: Path, name: str, **overrides) -> Assignment:
