@@ -176,6 +176,20 @@ def test_grade_gives_wrong_submissions_what_their_bug_deserves(grade_results, wr
     assert record["score"] == expected, wrong.why
 
 
+@pytest.mark.parametrize("wrong", WRONG, ids=lambda w: w.name)
+def test_grade_feedback_of_a_wrong_submission_names_the_function_case_and_hint(
+    grade_results, wrong
+):
+    record = grade_results[wrong.assignment][wrong.name]
+    spec = checks.spec(wrong.assignment)
+    for test in record["tests"]:
+        if test["status"] != "failed":
+            continue  # passed, or the student's function raised (its own traceback)
+        functions = spec.check(test["grade_id"]).functions
+        assert test["message"].split(",")[0] in functions, test
+        assert ", case " in test["message"] and "Hint: " in test["message"], test
+
+
 # ---------------------------------------------------------------- nbgrader autograde
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import nbformat
 
+from cnncourse.grading.cells import strip_hidden
+
 COURSE = Path(__file__).parent / "course"
 SOURCE = COURSE / "solutions" / "sample" / "sample.ipynb"
 RELU = ("test_relu_forward", "test_relu_backward_uses_the_forward_cache")
@@ -395,9 +397,7 @@ def build(case: Case, path: Path, replacements: dict[str, str]) -> Path:
                 text = text.replace(key, value)
             cell.source = text
         elif meta.get("grade"):  # what the student received: hidden tests removed
-            cell.source = re.sub(
-                r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.S
-            )
+            cell.source = strip_hidden(cell.source)
     if case.edit:
         edit_notebook(notebook, case.edit)
     path.parent.mkdir(parents=True, exist_ok=True)
