@@ -123,7 +123,7 @@ def palette_png(png: bytes, colors: int = 64) -> bytes:
 
     A demo embeds every picture it can show in the page, so their size is the page's weight:
     plots need few colours (64 keep the anti-aliasing smooth, at about a third of the bytes of
-    matplotlib's RGBA PNG); a photo needs 256.
+    matplotlib's RGBA PNG); a photo needs 128 to 256.
     """
     from PIL import Image
 
@@ -309,7 +309,7 @@ def conv_demo(
         ],
         render,
         alt="the photo beside the activation map that the filter produces from it",
-        colors=256,
+        colors=128,
     )
 
 
