@@ -49,6 +49,8 @@ def palette_png(data: bytes) -> bytes | None:
     from PIL import Image
 
     image = Image.open(io.BytesIO(data))
+    if image.mode == "P":
+        return None  # already a palette PNG (this build or an earlier one re-encoded it)
     rgba = image.convert("RGBA")
     quantized = rgba.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
     error = np.abs(
