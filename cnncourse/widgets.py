@@ -93,8 +93,16 @@ class Control:
 class StaticDemo(widgets.VBox):
     """A VBox holding a title, the controls and the nested stacks of pre-rendered images."""
 
-    def __init__(self, title, controls, widgets_, root, links, stacks, pngs, **kwargs):
-        header = widgets.HTML(f"<b>{html.escape(title)}</b>")
+    def __init__(self, title, controls, widgets_, root, links, stacks, pngs, alt="", **kwargs):
+        # The description of the pictures travels in the header, hidden: in the static page
+        # book/_vendor/cnncourse.js makes it the alt text of every picture of the demo. (An
+        # Image's `tooltip` would be the natural place, but the widget manager's ImageView
+        # fails to render an image that has one: it reads a `description` images lack.)
+        self.alt = f"{title}: {alt}" if alt else title
+        header = widgets.HTML(
+            f"<b>{html.escape(title)}</b>"
+            f'<span class="cnn-demo-alt" hidden>{html.escape(self.alt)}</span>'
+        )
         row = []
         for spec, control in zip(controls, widgets_, strict=True):
             label = widgets.HTML(
@@ -146,7 +154,7 @@ def static_demo(
 
     The first control selects among the outermost stacks, the last among the images. Each
     picture is stored with a palette of ``colors`` colours (:func:`palette_png`) and described
-    for screen readers by ``title``, ``alt`` (what the picture shows) and the chosen options.
+    for screen readers by ``title`` and ``alt`` (what the pictures show).
     """
     if not controls:
         raise ValueError("a demo needs at least one control")
@@ -162,15 +170,8 @@ def static_demo(
             if not isinstance(png, bytes | bytearray) or not png.startswith(b"\x89PNG"):
                 raise TypeError("render must return PNG bytes (see cnncourse.viz.fig_to_png)")
             pngs[prefix] = png = palette_png(bytes(png), colors)
-            chosen = ", ".join(
-                f"{c.description} {c.labels[i]}" for c, i in zip(controls, prefix, strict=True)
-            )
             return widgets.Image(
-                value=png,
-                format="png",
-                # the page's <img> gets it as its title: what a screen reader announces
-                tooltip=f"{title}: {alt} ({chosen})" if alt else f"{title} ({chosen})",
-                layout=widgets.Layout(max_width="100%", height="auto"),
+                value=png, format="png", layout=widgets.Layout(max_width="100%", height="auto")
             )
         children = [build(level + 1, (*prefix, i)) for i in range(len(controls[level].labels))]
         stack = widgets.Stack(children=children, selected_index=controls[level].initial)
@@ -179,7 +180,7 @@ def static_demo(
         return stack
 
     root = build(0, ())
-    return StaticDemo(title, list(controls), ctrl_widgets, root, links, stacks, pngs)
+    return StaticDemo(title, list(controls), ctrl_widgets, root, links, stacks, pngs, alt=alt)
 
 
 def _single_threaded(demo: Callable[..., StaticDemo]) -> Callable[..., StaticDemo]:

@@ -6,7 +6,9 @@
  *    starts with the visible text, so speech users can say what they see;
  *  - the demos' controls (cnncourse.widgets): a dropdown or slider carries no label of its own
  *    (the text beside it is a separate widget), so it gets that text as its aria-label. Widgets
- *    render after the page loads, so new controls are labelled as they appear. */
+ *    render after the page loads, so new controls are labelled as they appear;
+ *  - the demos' pictures: the description cnncourse.widgets puts, hidden, in the demo's
+ *    header becomes the alt text of each picture. */
 (function () {
   "use strict";
 
@@ -31,6 +33,16 @@
     });
   }
 
+  function describeDemoPictures(root) {
+    root.querySelectorAll(".cnn-demo").forEach(function (demo) {
+      var alt = demo.querySelector(".cnn-demo-alt");
+      if (!alt) return;
+      demo.querySelectorAll("img:not([alt])").forEach(function (img) {
+        img.setAttribute("alt", alt.textContent);
+      });
+    });
+  }
+
   function labelDemoControls(root) {
     root.querySelectorAll(".cnn-demo .widget-hbox").forEach(function (row) {
       var label = row.querySelector(".widget-html-content");
@@ -46,12 +58,14 @@
     nameSummaries(root);
     matchVisibleText(root);
     labelDemoControls(root);
+    describeDemoPictures(root);
   }
 
   function start() {
     fix(document);
     new MutationObserver(function () {
       labelDemoControls(document);
+      describeDemoPictures(document);
     }).observe(document.body, { childList: true, subtree: true });
   }
 
