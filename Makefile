@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# axe-core, pinned in package-lock.json: the accessibility test injects it into every page
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+
 ## make book: build the textbook into _build/html (warnings are errors; executed cells are cached)
 ## (a course with its own hub: make book JUPYTERHUB_URL=https://hub.your-university.edu)
 book: system-packages-book $(STAMP)
@@ -34,7 +38,7 @@ notebooks: $(STAMP)
 	$(BIN)/jupytext --sync book/[0-9]*.md
 
 ## make test: ruff, then every test (including a strict book build and browser checks)
-test: system-packages-test lint
+test: system-packages-test lint node_modules/.package-lock.json
 	$(BIN)/python -m pytest --durations=10
 
 lint: $(STAMP)
@@ -57,4 +61,4 @@ constraints: $(STAMP)
 	mv constraints.new constraints.txt
 
 clean:
-	rm -rf _build .pytest_cache .ruff_cache .hypothesis
+	rm -rf _build .pytest_cache .ruff_cache .hypothesis node_modules

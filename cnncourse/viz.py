@@ -10,8 +10,46 @@ from __future__ import annotations
 
 import io
 
+import matplotlib
 import numpy as np
+from cycler import cycler
 from matplotlib.figure import Figure
+
+# Okabe & Ito, "Color Universal Design" (2008): colours that stay distinct for the common forms
+# of colour blindness (and in greyscale, by lightness). Ordered so that the first ones have the
+# most contrast on white; yellow is last.
+OKABE_ITO = {
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "bluish green": "#009E73",
+    "orange": "#E69F00",
+    "reddish purple": "#CC79A7",
+    "sky blue": "#56B4E9",
+    "black": "#000000",
+    "yellow": "#F0E442",
+}
+BLUE, VERMILLION, GREEN, ORANGE, PURPLE, SKY = (
+    OKABE_ITO[name]
+    for name in ("blue", "vermillion", "bluish green", "orange", "reddish purple", "sky blue")
+)
+GREY = "#777777"
+MIN_FONT_PT = 10  # the smallest text in any figure: legible when a page is read on a phone
+
+# Set once, when the module is imported (every chapter imports it after `%matplotlib inline`):
+# every figure of the book, through these helpers or pyplot, uses the palette and the sizes.
+STYLE = {
+    "axes.prop_cycle": cycler(color=list(OKABE_ITO.values())),
+    "font.size": MIN_FONT_PT,
+    "axes.titlesize": MIN_FONT_PT,
+    "axes.labelsize": MIN_FONT_PT,
+    "xtick.labelsize": MIN_FONT_PT,
+    "ytick.labelsize": MIN_FONT_PT,
+    "legend.fontsize": MIN_FONT_PT,
+    "legend.title_fontsize": MIN_FONT_PT,
+    "figure.titlesize": MIN_FONT_PT + 1,
+    "image.cmap": "viridis",
+}
+matplotlib.rcParams.update(STYLE)
 
 # ImageNet Large Scale Visual Recognition Challenge, classification task: top-5 error of the
 # winning entry each year (Russakovsky et al., "ImageNet Large Scale Visual Recognition
@@ -43,6 +81,25 @@ def fig_to_png(fig: Figure, dpi: int | None = None) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi or fig.dpi)
     return buf.getvalue()
+
+
+def legibility_problems(fig: Figure) -> list[str]:
+    """What keeps ``fig`` from the book's standard: visible text under :data:`MIN_FONT_PT`, and
+    plotting axes (ticks on both axes) without both axis titles. Empty when it meets it."""
+    from matplotlib.text import Text
+
+    problems = [
+        f"{t.get_text()!r} is {t.get_fontsize():g} pt (minimum {MIN_FONT_PT})"
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and t.get_fontsize() < MIN_FONT_PT
+    ]
+    plots = [ax for ax in fig.axes if ax.axison and len(ax.get_xticks()) and len(ax.get_yticks())]
+    problems += [
+        f"axes {ax.get_title()!r}: no {'x' if not ax.get_xlabel() else 'y'}-axis title"
+        for ax in plots
+        if not (ax.get_xlabel() and ax.get_ylabel())
+    ]
+    return problems
 
 
 def to_numpy(a) -> np.ndarray:
@@ -84,7 +141,7 @@ def show_images(
             interpolation="nearest",
         )
         if titles is not None:
-            ax.set_title(str(titles[k]), fontsize=9)
+            ax.set_title(str(titles[k]))
         if colorbar:
             fig.colorbar(im, ax=ax, shrink=0.8)
     if suptitle:
@@ -111,7 +168,7 @@ def plot_imagenet_errors(ax=None) -> Figure:
         ax = fig.subplots()
     years = sorted(ILSVRC_TOP5_ERROR)
     errors = [ILSVRC_TOP5_ERROR[y][1] for y in years]
-    colors = ["#999999" if ILSVRC_TOP5_ERROR[y][2] == "shallow" else "#1f77b4" for y in years]
+    colors = [GREY if ILSVRC_TOP5_ERROR[y][2] == "shallow" else BLUE for y in years]
     bars = ax.bar([str(y) for y in years], errors, color=colors)
     for bar, y in zip(bars, years, strict=True):
         name, err, _ = ILSVRC_TOP5_ERROR[y]
@@ -120,14 +177,12 @@ def plot_imagenet_errors(ax=None) -> Figure:
             (bar.get_x() + bar.get_width() / 2, err),
             ha="center",
             va="bottom",
-            fontsize=7,
             xytext=(0, 2),
             textcoords="offset points",
         )
-    ax.axhline(HUMAN_TOP5_ERROR, color="crimson", ls="--", lw=1)
-    ax.text(
-        -0.4, HUMAN_TOP5_ERROR + 0.6, f"human ({HUMAN_TOP5_ERROR}%)", color="crimson", fontsize=8
-    )
+    ax.axhline(HUMAN_TOP5_ERROR, color=VERMILLION, ls="--", lw=1)
+    ax.text(-0.4, HUMAN_TOP5_ERROR + 0.6, f"human ({HUMAN_TOP5_ERROR}%)", color=VERMILLION)
+    ax.set_xlabel("year of the challenge")
     ax.set_ylabel("top-5 error (%)")
     ax.set_ylim(0, max(errors) * 1.3)
     ax.set_title("ImageNet classification: winning entries (grey: no ConvNet)")
@@ -150,13 +205,12 @@ def annotate_matrix(
             text,
             ha="center",
             va="center",
-            fontsize=9,
             color="white" if v > 0.6 * M.max() and M.max() > 0 else "black",
         )
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
     return ax
 
 
@@ -188,11 +242,9 @@ def plot_windows(H: int, HH: int, stride: int, pad: int = 0, ax=None) -> Figure:
                 )
             )
             if not inside:
-                ax.text(
-                    j + 0.5, i + 0.5, "0", ha="center", va="center", fontsize=6, color="#777777"
-                )
+                ax.text(j + 0.5, i + 0.5, "0", ha="center", va="center", color=GREY)
     starts = list(range(0, P - HH + 1, stride))
-    colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
+    colors = [BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION]
     for k, s in enumerate(starts):
         ax.add_patch(
             Rectangle(
@@ -201,10 +253,10 @@ def plot_windows(H: int, HH: int, stride: int, pad: int = 0, ax=None) -> Figure:
         )
     overhang = starts[-1] + stride if starts else 0
     if (P - HH) % stride and overhang < P:
-        ax.add_patch(Rectangle((overhang, 0), HH, HH, fill=False, lw=2, ls="--", ec="red"))
+        ax.add_patch(Rectangle((overhang, 0), HH, HH, fill=False, lw=2, ls="--", ec=VERMILLION))
     ax.set_xlim(-0.1, max(P, overhang + HH if (P - HH) % stride else P) + 0.1)
     ax.set_ylim(P + 0.1, -0.1)
     ax.set_aspect("equal")
     ax.set_axis_off()
-    ax.set_title(f"{H}x{H} input, {HH}x{HH} filter, stride {stride}, pad {pad}", fontsize=9)
+    ax.set_title(f"{H}x{H} input, {HH}x{HH} filter\nstride {stride}, pad {pad}")
     return fig if fig is not None else ax.figure

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import html
+import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -92,8 +93,16 @@ class Control:
 class StaticDemo(widgets.VBox):
     """A VBox holding a title, the controls and the nested stacks of pre-rendered images."""
 
-    def __init__(self, title, controls, widgets_, root, links, stacks, pngs, **kwargs):
-        header = widgets.HTML(f"<b>{html.escape(title)}</b>")
+    def __init__(self, title, controls, widgets_, root, links, stacks, pngs, alt="", **kwargs):
+        # The description of the pictures travels in the header, hidden: in the static page
+        # book/_vendor/cnncourse.js makes it the alt text of every picture of the demo. (An
+        # Image's `tooltip` would be the natural place, but the widget manager's ImageView
+        # fails to render an image that has one: it reads a `description` images lack.)
+        self.alt = f"{title}: {alt}" if alt else title
+        header = widgets.HTML(
+            f"<b>{html.escape(title)}</b>"
+            f'<span class="cnn-demo-alt" hidden>{html.escape(self.alt)}</span>'
+        )
         row = []
         for spec, control in zip(controls, widgets_, strict=True):
             label = widgets.HTML(
@@ -117,12 +126,35 @@ class StaticDemo(widgets.VBox):
         return self.pngs[idx]
 
 
+def palette_png(png: bytes, colors: int = 64) -> bytes:
+    """``png`` re-encoded with a palette of at most ``colors`` colours (2-256).
+
+    A demo embeds every picture it can show in the page, so their size is the page's weight:
+    plots need few colours (64 keep the anti-aliasing smooth, at about a third of the bytes of
+    matplotlib's RGBA PNG); a photo needs 128 to 256.
+    """
+    from PIL import Image
+
+    if not isinstance(colors, int) or not 2 <= colors <= 256:
+        raise ValueError(f"colors must be an int from 2 to 256, got {colors!r}")
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    out = io.BytesIO()
+    image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(out, "png", optimize=True)
+    return out.getvalue()
+
+
 def static_demo(
-    title: str, controls: Sequence[Control], render: Callable[..., bytes]
+    title: str,
+    controls: Sequence[Control],
+    render: Callable[..., bytes],
+    alt: str = "",
+    colors: int = 64,
 ) -> StaticDemo:
     """Build a demo: ``render(*values)`` -> PNG bytes is called for every combination.
 
-    The first control selects among the outermost stacks, the last among the images.
+    The first control selects among the outermost stacks, the last among the images. Each
+    picture is stored with a palette of ``colors`` colours (:func:`palette_png`) and described
+    for screen readers by ``title`` and ``alt`` (what the pictures show).
     """
     if not controls:
         raise ValueError("a demo needs at least one control")
@@ -137,11 +169,9 @@ def static_demo(
             png = render(*values)
             if not isinstance(png, bytes | bytearray) or not png.startswith(b"\x89PNG"):
                 raise TypeError("render must return PNG bytes (see cnncourse.viz.fig_to_png)")
-            pngs[prefix] = bytes(png)
+            pngs[prefix] = png = palette_png(bytes(png), colors)
             return widgets.Image(
-                value=bytes(png),
-                format="png",
-                layout=widgets.Layout(max_width="100%", height="auto"),
+                value=png, format="png", layout=widgets.Layout(max_width="100%", height="auto")
             )
         children = [build(level + 1, (*prefix, i)) for i in range(len(controls[level].labels))]
         stack = widgets.Stack(children=children, selected_index=controls[level].initial)
@@ -150,7 +180,7 @@ def static_demo(
         return stack
 
     root = build(0, ())
-    return StaticDemo(title, list(controls), ctrl_widgets, root, links, stacks, pngs)
+    return StaticDemo(title, list(controls), ctrl_widgets, root, links, stacks, pngs, alt=alt)
 
 
 def _single_threaded(demo: Callable[..., StaticDemo]) -> Callable[..., StaticDemo]:
@@ -179,12 +209,17 @@ def _png(fig) -> bytes:
 
 
 def _figure(
-    width: float, height: float, top: float = 0.84, bottom: float = 0.12, wspace: float = 0.25
+    width: float,
+    height: float,
+    top: float = 0.84,
+    bottom: float = 0.12,
+    wspace: float = 0.25,
+    left: float = 0.07,
 ):
     """A figure with fixed margins: constrained layout would triple the rendering time of
     the dozens of pictures a demo pre-renders."""
     fig = viz.new_figure(width, height, dpi=72, layout=None)
-    fig.subplots_adjust(left=0.07, right=0.98, top=top, bottom=bottom, wspace=wspace)
+    fig.subplots_adjust(left=left, right=0.98, top=top, bottom=bottom, wspace=wspace)
     return fig
 
 
@@ -257,15 +292,13 @@ def conv_demo(
         shown = np.pad(x[0, :, :H, :H], ((0, 0), (pad, pad), (pad, pad)))
         ax_in.imshow(np.moveaxis(shown, 0, -1), interpolation="nearest")
         crop = f" (cropped from {size}x{size})" if size != H else ""
-        ax_in.set_title(f"input {H}x{H}x3{crop}, pad {pad}", fontsize=9)
+        ax_in.set_title(f"input {H}x{H}x3{crop}\npad {pad}")
         ax_out.imshow(out[0, 0], cmap="gray", interpolation="nearest")
-        ax_out.set_title(
-            f"activation map {H_out}x{H_out}: ({H}-{HH}+2*{pad})/{stride}+1", fontsize=9
-        )
+        ax_out.set_title(f"activation map {H_out}x{H_out}\n({H}-{HH}+2*{pad})/{stride}+1 = {H_out}")
         for ax in (ax_in, ax_out):
             ax.set_xticks([])
             ax.set_yticks([])
-        fig.suptitle(f"{name}, {HH}x{HH}x3 filter, stride {stride}", fontsize=10)
+        fig.suptitle(f"{name}, {HH}x{HH}x3 filter, stride {stride}")
         return _png(fig)
 
     return static_demo(
@@ -276,6 +309,8 @@ def conv_demo(
             Control("pad", [str(p) for p in pads], list(pads)),
         ],
         render,
+        alt="the photo beside the activation map that the filter produces from it",
+        colors=128,
     )
 
 
@@ -343,7 +378,7 @@ def activation_demo(points: Sequence[float] = (-5, -2, -0.5, 0.5, 2, 5)) -> Stat
         x, y, dy = curves[name]
         _, y0, g0 = activation_curves(name, [x0])
         y0, g0 = float(y0[0]), float(g0[0])
-        fig = _figure(7.2, 2.9)
+        fig = _figure(7.2, 3.1, top=0.86, bottom=0.16, left=0.08, wspace=0.3)
         ax_f, ax_g = fig.subplots(1, 2)
         dead = np.abs(dy) < 0.01
         for ax in (ax_f, ax_g):
@@ -352,23 +387,27 @@ def activation_demo(points: Sequence[float] = (-5, -2, -0.5, 0.5, 2, 5)) -> Stat
                 0,
                 1,
                 where=dead,
-                color="#d62728",
+                color=viz.VERMILLION,
                 alpha=0.12,
                 transform=ax.get_xaxis_transform(),
                 lw=0,
             )
-            ax.axhline(0, color="#999999", lw=0.6)
-            ax.axvline(0, color="#999999", lw=0.6)
-            ax.axvline(x0, color="#2ca02c", lw=0.8, ls=":")
+            ax.axhline(0, color=viz.GREY, lw=0.6)
+            ax.axvline(0, color=viz.GREY, lw=0.6)
+            ax.axvline(x0, color=viz.GREEN, lw=0.8, ls=":")
         ax_f.plot(x, y, lw=2)
-        ax_f.plot(x, y0 + g0 * (x - x0), color="#2ca02c", lw=1)
-        ax_f.plot([x0], [y0], "o", color="#2ca02c")
+        ax_f.plot(x, y0 + g0 * (x - x0), color=viz.GREEN, lw=1)
+        ax_f.plot([x0], [y0], "o", color=viz.GREEN)
         ax_f.set_ylim(min(y.min(), -1.2) - 0.2, max(y.max(), 1.2) + 0.2)
-        ax_f.set_title(f"{name}: f({x0:g}) = {y0:.3f}", fontsize=9)
-        ax_g.plot(x, dy, color="#ff7f0e", lw=2)
-        ax_g.plot([x0], [g0], "o", color="#2ca02c")
+        ax_f.set_title(f"{name}: f({x0:g}) = {y0:.3f}")
+        ax_f.set_xlabel("input x")
+        ax_f.set_ylabel("f(x)")
+        ax_g.plot(x, dy, color=viz.ORANGE, lw=2)
+        ax_g.plot([x0], [g0], "o", color=viz.GREEN)
         ax_g.set_ylim(min(dy.min(), 0) - 0.1, max(dy.max(), 1) + 0.15)
-        ax_g.set_title(f"gradient f'({x0:g}) = {g0:.3f}  (shaded: |f'| < 0.01)", fontsize=9)
+        ax_g.set_title(f"gradient f'({x0:g}) = {g0:.3f}")
+        ax_g.set_xlabel("input x (shaded: |f'(x)| < 0.01)")
+        ax_g.set_ylabel("f'(x)")
         return _png(fig)
 
     return static_demo(
@@ -378,6 +417,7 @@ def activation_demo(points: Sequence[float] = (-5, -2, -0.5, 0.5, 2, 5)) -> Stat
             Control("input x", [f"{p:g}" for p in points], list(points), initial=len(points) // 2),
         ],
         render,
+        alt="the activation function with its tangent at the chosen input, beside its gradient",
     )
 
 
@@ -432,10 +472,10 @@ def optimizer_race(
     G0, G1 = np.meshgrid(g, np.linspace(-3, 3, 121))
     Z, _ = ravine(np.stack([G0, G1], axis=-1))
     runs = {lr: race(lr, max(frames)) for lr in learning_rates}
-    colors = dict(zip(RACERS, ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"], strict=True))
+    colors = dict(zip(RACERS, [viz.BLUE, viz.ORANGE, viz.GREEN, viz.VERMILLION], strict=True))
 
     def render(lr, k):
-        fig = _figure(7.6, 3.0, bottom=0.16)
+        fig = _figure(7.6, 3.4, top=0.9, bottom=0.15, left=0.08, wspace=0.3)
         ax, ax_l = fig.subplots(1, 2, width_ratios=[1.5, 1])
         ax.contour(G0, G1, Z, levels=np.geomspace(0.02, 14, 12), colors="#bbbbbb", linewidths=0.7)
         for name, path in runs[lr].items():
@@ -447,12 +487,14 @@ def optimizer_race(
         ax.plot([0], [0], "k*", ms=9)
         ax.set_xlim(-10, 10)
         ax.set_ylim(-3, 3)
-        ax.set_title(f"learning rate {lr:g}, after {k} steps", fontsize=9)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.set_title(f"learning rate {lr:g}, after {k} steps")
+        ax.set_xlabel("w0")
+        ax.set_ylabel("w1")
+        ax.legend(loc="lower right", ncols=2, fontsize=viz.MIN_FONT_PT, handlelength=1.2)
         ax_l.set_xlim(0, max(frames))
         ax_l.set_ylim(1e-8, 100)
-        ax_l.set_xlabel("step", fontsize=8)
-        ax_l.set_title("loss (log scale)", fontsize=9)
+        ax_l.set_xlabel("step")
+        ax_l.set_ylabel("loss f(w) (log scale)")
         return _png(fig)
 
     return static_demo(
@@ -468,6 +510,8 @@ def optimizer_race(
             Control("step", [str(k) for k in frames], list(frames), initial=len(frames) - 1),
         ],
         render,
+        alt="the paths of SGD, momentum, RMSprop and Adam on the loss contours, "
+        "beside their losses per step",
     )
 
 
@@ -528,7 +572,7 @@ def lr_schedule_demo(
     }
 
     def render(name, lr):
-        fig = _figure(7.2, 2.9, bottom=0.16)
+        fig = _figure(7.2, 3.1, top=0.9, bottom=0.16, left=0.1, wspace=0.35)
         ax_s, ax_l = fig.subplots(1, 2)
         for other in names:
             rates = [schedules[other](lr, int(e)) for e in epochs_axis]
@@ -543,10 +587,12 @@ def lr_schedule_demo(
             ax_l.semilogy(
                 epochs_axis, runs[(other, lr)], lw=2.2 if bold else 0.8, alpha=1 if bold else 0.35
             )
-        ax_s.set_title(f"{name}, initial rate {lr:g}", fontsize=9)
-        ax_s.set_xlabel("epoch", fontsize=8)
-        ax_l.set_title(f"training loss above its minimum: {runs[(name, lr)][-1]:.1e}", fontsize=9)
-        ax_l.set_xlabel("epoch", fontsize=8)
+        ax_s.set_title(f"{name}, initial rate {lr:g}")
+        ax_s.set_xlabel("epoch")
+        ax_s.set_ylabel("learning rate")
+        ax_l.set_title(f"at the end: {runs[(name, lr)][-1]:.1e}")
+        ax_l.set_xlabel("epoch")
+        ax_l.set_ylabel("loss above its minimum")
         return _png(fig)
 
     return static_demo(
@@ -561,6 +607,8 @@ def lr_schedule_demo(
             ),
         ],
         render,
+        alt="the learning rate per epoch under each schedule, "
+        "beside the training loss above its minimum",
     )
 
 
@@ -596,16 +644,14 @@ def dropout_demo(
         fig = _figure(7.2, 2.7, top=0.8, bottom=0.03)
         axes = fig.subplots(1, 3)
         axes[0].imshow(mask, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        axes[0].set_title(f"mask: kept {mask.mean():.1%} (p = {keep_prob:g})", fontsize=9)
+        axes[0].set_title(f"mask: kept {mask.mean():.1%} (p = {keep_prob:g})")
         axes[1].imshow(out, cmap="gray", vmin=0, vmax=1.0 / keep_prob, interpolation="nearest")
-        axes[1].set_title(f"train: mean {out.mean():.3f}", fontsize=9)
+        axes[1].set_title(f"train: mean {out.mean():.3f}")
         axes[2].imshow(test, cmap="gray", vmin=0, vmax=1.0, interpolation="nearest")
-        axes[2].set_title(f"test (identity): mean {test.mean():.3f}", fontsize=9)
+        axes[2].set_title(f"test (identity): mean {test.mean():.3f}")
         for ax in axes:
             ax.set_axis_off()
-        fig.suptitle(
-            f"inverted dropout, seed {seed}: kept units are scaled by 1/{keep_prob:g}", fontsize=9
-        )
+        fig.suptitle(f"inverted dropout, seed {seed}: kept units are scaled by 1/{keep_prob:g}")
         return _png(fig)
 
     return static_demo(
@@ -615,6 +661,8 @@ def dropout_demo(
             Control("seed", [str(s) for s in seeds], list(seeds), "dropdown"),
         ],
         render,
+        alt="the dropout mask, the photo after dropout in training, and the photo at test time",
+        colors=256,
     )
 
 
@@ -675,27 +723,30 @@ def batchnorm_demo(
         }
         y_test, _ = batchnorm_forward(x_test, np.ones(4), np.zeros(4), bn_test)
         y_test = viz.to_numpy(y_test)
-        fig = _figure(7.8, 2.8)
+        fig = _figure(7.8, 3.3, top=0.84, bottom=0.16, left=0.07, wspace=0.4)
         ax_b, ax_m, ax_t = fig.subplots(1, 3)
         ax_b.hist(x_last[:, 3], bins=8, alpha=0.6, label="input")
         ax_b.hist(out_last[:, 3], bins=8, alpha=0.6, label="normalised")
-        ax_b.set_title("feature 3, last training batch", fontsize=9)
-        ax_b.legend(fontsize=7)
+        ax_b.set_title("feature 3, last batch")
+        ax_b.set_xlabel("value")
+        ax_b.set_ylabel("count")
+        ax_b.legend()
         steps = np.arange(k + 1)
         for j in range(4):
             (line,) = ax_m.plot(steps, means[: k + 1, j], lw=1.3)
             ax_m.axhline(mu[j], color=line.get_color(), ls="--", lw=0.7)
         ax_m.set_xlim(0, max(max(frames), 1))
-        ax_m.set_title(f"running mean, momentum {momentum:g}", fontsize=9)
-        ax_m.set_xlabel("training step", fontsize=8)
+        ax_m.set_title(f"momentum {momentum:g}")
+        ax_m.set_xlabel("training step")
+        ax_m.set_ylabel("running mean")
         ax_m.set_xscale("symlog", linthresh=1)
-        ax_t.hist(y_test.ravel(), bins=np.linspace(-6, 6, 49), density=True, color="#9467bd")
+        ax_t.hist(y_test.ravel(), bins=np.linspace(-6, 6, 49), density=True, color=viz.PURPLE)
         grid = np.linspace(-6, 6, 200)
         ax_t.plot(grid, np.exp(-(grid**2) / 2) / np.sqrt(2 * np.pi), "k--", lw=0.8)
-        ax_t.set_title(
-            f"test mode after {k} steps: mean {y_test.mean():+.2f}, std {y_test.std():.2f}",
-            fontsize=9,
-        )
+        ax_t.set_title(f"test: mean {y_test.mean():+.2f}, std {y_test.std():.2f}")
+        ax_t.set_xlabel("normalised test value")
+        ax_t.set_ylabel("density")
+        fig.suptitle(f"after {k} training steps (dashed: true means; N(0, 1))")
         return _png(fig)
 
     return static_demo(
@@ -705,6 +756,8 @@ def batchnorm_demo(
             Control("training steps", [str(k) for k in frames], list(frames), initial=2),
         ],
         render,
+        alt="a feature before and after normalisation, the running means approaching "
+        "the true means, and a test batch normalised with them",
     )
 
 

@@ -15,7 +15,8 @@ target=${1:?usage: scripts/system-packages.sh book|test}
 # package:command that shows it is installed
 case $target in
   book) wanted=() ;;  # the book builds with Python packages only
-  test) wanted=(chromium:chromium bubblewrap:bwrap) ;;  # the browser tests; the grader's sandbox
+  # the browser tests; the grader's sandbox; npm installs axe-core for the accessibility test
+  test) wanted=(chromium:chromium bubblewrap:bwrap npm:npm) ;;
   *) echo "system-packages.sh: unknown target '$target' (book or test)" >&2; exit 2 ;;
 esac
 

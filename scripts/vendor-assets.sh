@@ -20,8 +20,10 @@ tar xzf "mathjax-$MATHJAX_VERSION.tgz" -C mj
 
 rm -rf "$dest/widgets" "$dest/mathjax"
 mkdir -p "$dest/widgets" "$dest/mathjax/output/chtml/fonts"
-# embed.js and the font files webpack emitted beside it (no source maps, no AMD build).
-find hm/package/dist -maxdepth 1 -type f ! -name '*.map' ! -name '*amd*' -exec cp {} "$dest/widgets/" \;
+# embed.js and the woff2 fonts webpack emitted beside it: every @font-face lists woff2 before the
+# old formats (eot, ttf, svg, woff), which no supported browser loads. No source maps, no AMD build.
+find hm/package/dist -maxdepth 1 -type f \( -name '*.js' -o -name '*.txt' -o -name '*.woff2' \) \
+  ! -name '*amd*' -exec cp {} "$dest/widgets/" \;
 licence=$(node -p "require('./hm/package/package.json').license")
 printf '@jupyter-widgets/html-manager %s is licensed %s (Project Jupyter).\nThe licences of the code bundled into embed.js are in embed.js.LICENSE.txt.\n' \
   "$HTML_MANAGER_VERSION" "$licence" > "$dest/widgets/LICENSE.txt"

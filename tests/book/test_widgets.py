@@ -6,16 +6,18 @@ kernel). Small option sets keep the suite fast; the wiring is the same as with t
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import math
 
 import ipywidgets as ipw
 import numpy as np
 import pytest
-from ipywidgets.embed import embed_data
+from ipywidgets.embed import dependency_state, embed_data
 from ipywidgets.widgets.widget_link import Link
 from PIL import Image
 
+from cnncourse import viz
 from cnncourse import widgets as W
 
 SMALL = {
@@ -174,3 +176,55 @@ def test_control_validation():
         W.Control("a", ["x"], [1], kind="knob")
     with pytest.raises(TypeError, match="PNG"):
         W.static_demo("t", [W.Control("a", ["x"], [1])], lambda v: b"not a png")
+
+
+def test_every_demo_picture_has_legible_text_and_axis_titles(monkeypatch):
+    rendered = []
+
+    def record(fig):
+        rendered.append(viz.legibility_problems(fig))
+        return viz.fig_to_png(fig)
+
+    monkeypatch.setattr(W, "_png", record)
+    for name, make in SMALL.items():
+        rendered.clear()
+        make()
+        assert rendered, f"{name}: no picture went through widgets._png"
+        problems = sorted({p for frame in rendered for p in frame})
+        assert not problems, f"{name}: {problems}"
+
+
+def test_demo_pictures_are_palette_pngs_described_for_screen_readers(demo):
+    name, d = demo
+    for index, png in d.pngs.items():
+        img = Image.open(io.BytesIO(png))
+        assert img.mode == "P", f"{name}{index}: mode {img.mode}, not a palette PNG"
+    title = d.children[0].value
+    assert d.alt.startswith(title.split("</b>")[0].removeprefix("<b>"))
+    assert len(d.alt.split()) >= 5, f"{name}: {d.alt!r} does not describe the pictures"
+    assert f'<span class="cnn-demo-alt" hidden>{html.escape(d.alt)}</span>' in title
+    # no Image carries a tooltip: the widget manager cannot render an Image that has one
+    state = embed_data(views=[d], state=dependency_state(d))["manager_state"]["state"]
+    images = [s["state"] for s in state.values() if s["model_name"] == "ImageModel"]
+    assert len(images) == len(d.pngs)
+    assert not any(s.get("tooltip") for s in images)
+
+
+def test_palette_png_keeps_the_picture_in_fewer_bytes():
+    fig = viz.plot_imagenet_errors()
+    png = viz.fig_to_png(fig)
+    small = W.palette_png(png, 64)
+    assert len(small) < len(png) / 2, (len(small), len(png))
+    before = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float)
+    after = np.asarray(Image.open(io.BytesIO(small)).convert("RGB"), dtype=float)
+    assert after.shape == before.shape
+    assert len(np.unique(after.reshape(-1, 3), axis=0)) <= 64
+    # mean absolute error per channel, out of 255: invisible at reading distance
+    assert np.abs(after - before).mean() < 2.0, np.abs(after - before).mean()
+
+
+@pytest.mark.parametrize("colors", [1, 257, 64.0])
+def test_palette_png_rejects_a_bad_number_of_colours(colors):
+    png = viz.fig_to_png(viz.new_figure(1, 1))
+    with pytest.raises(ValueError, match=rf"colors must be an int from 2 to 256, got {colors!r}"):
+        W.palette_png(png, colors)
