@@ -13,6 +13,9 @@ the same network trained from scratch on those few images::
     result = transfer_experiment()
     result.summary()        # test accuracies of the fine-tuned and scratch networks
 
+:func:`transfer_comparison` repeats it over seeds and sizes of the small dataset, so that a
+difference between fine-tuning and training from scratch can be read against its spread.
+
 Building blocks: :func:`class_subset` (select classes, relabel 0..C-1), :func:`last_linear`,
 :func:`few_per_class`, :func:`replace_head` and :func:`freeze` (which parameters train).
 """
