@@ -107,6 +107,9 @@ def launch_settings(config: dict, url: str | None, *, root: Path = ROOT) -> None
     html = config.setdefault("html", {})
     launch = config.setdefault("launch_buttons", {})
     repository = config.setdefault("repository", {})
+    # for book/_ext/launch_address.py (the notebooks' install cell)
+    sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
+    sphinx_config["cnncourse_repository_url"] = url or ""
     if not url:
         repository.pop("url", None)
         html["use_repository_button"] = False

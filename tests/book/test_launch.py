@@ -280,6 +280,7 @@ def test_book_config_fills_in_the_hub_and_keeps_everything_else(tmp_path):
     for key in ("jupyterhub_url", "binderhub_url", "colab_url"):
         written["launch_buttons"][key] = CONFIG["launch_buttons"][key]
     written["html"]["use_repository_button"] = CONFIG["html"]["use_repository_button"]
+    assert written["sphinx"]["config"].pop("cnncourse_repository_url") == REPO
     extensions = written["sphinx"]["local_extensions"]
     expected = {name: str(ROOT / "book" / "_ext") for name in CONFIG["sphinx"]["local_extensions"]}
     assert extensions == expected, "made absolute"
