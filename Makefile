@@ -24,14 +24,13 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
 
 ## make book: build the textbook into _build/html (warnings are errors; executed cells are cached)
-## (a course with its own hub: make book JUPYTERHUB_URL=https://hub.your-university.edu)
+## (the launch buttons' repository: REPOSITORY_URL=https://github.com/org/repo, else _config.yml's,
+## else the origin remote, else none; a course with its own hub: JUPYTERHUB_URL=https://hub...)
 book: system-packages-book $(STAMP)
-ifdef JUPYTERHUB_URL
-	$(BIN)/python scripts/book_config.py --jupyterhub-url "$(JUPYTERHUB_URL)" _build/_config.local.yml
+	$(BIN)/python scripts/book_config.py _build/_config.local.yml \
+	    $(if $(REPOSITORY_URL),--repository-url "$(REPOSITORY_URL)") \
+	    $(if $(JUPYTERHUB_URL),--jupyterhub-url "$(JUPYTERHUB_URL)")
 	$(BIN)/jupyter-book build . -W --config _build/_config.local.yml
-else
-	$(BIN)/jupyter-book build . -W
-endif
 
 ## make notebooks: regenerate each chapter's paired .ipynb (launch buttons open it) from its .md
 notebooks: $(STAMP)

@@ -13,6 +13,9 @@ the same network trained from scratch on those few images::
     result = transfer_experiment()
     result.summary()        # test accuracies of the fine-tuned and scratch networks
 
+:func:`transfer_comparison` repeats it over seeds and sizes of the small dataset, so that a
+difference between fine-tuning and training from scratch can be read against its spread.
+
 Building blocks: :func:`class_subset` (select classes, relabel 0..C-1), :func:`last_linear`,
 :func:`few_per_class`, :func:`replace_head` and :func:`freeze` (which parameters train).
 """
@@ -20,6 +23,7 @@ Building blocks: :func:`class_subset` (select classes, relabel 0..C-1), :func:`l
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +38,7 @@ __all__ = [
     "freeze",
     "last_linear",
     "replace_head",
+    "transfer_comparison",
     "transfer_experiment",
 ]
 
@@ -136,6 +141,7 @@ class TransferResult:
     histories: dict[str, Any] = field(default_factory=dict)  # name -> train.History
     test_acc: dict[str, float] = field(default_factory=dict)
     trainable: dict[str, list[str]] = field(default_factory=dict)
+    pretrained: nn.Module | None = field(default=None, repr=False)  # before any fine-tuning
 
     def summary(self) -> str:
         lines = [
@@ -177,6 +183,8 @@ def transfer_experiment(
     data: Any = None,
     train_layers: Sequence[str] | None = None,
     model_kwargs: dict | None = None,
+    pretrained: nn.Module | None = None,
+    curves: bool = True,
 ) -> TransferResult:
     """Pretrain LeNet-5 on ``pretrain_classes`` of MNIST-5k, then adapt it to
     ``finetune_classes`` with ``per_class`` training images per class, three ways:
@@ -193,6 +201,9 @@ def transfer_experiment(
     ``train_layers``: name prefixes trained in the frozen-body run besides the new head (e.g.
     ``["classifier"]`` to train LeNet-5's fully connected layers and freeze its convolutions).
     ``model_kwargs`` go to :func:`cnncourse.models.lenet5` (e.g. ``activation="relu"``).
+    ``pretrained``: a network already pretrained on ``pretrain_classes`` (the ``pretrained``
+    of an earlier result) to adapt instead of pretraining again. ``curves=False`` measures the
+    test accuracy of the final networks only, not after every epoch (faster).
     """
     from cnncourse import data as datasets
     from cnncourse import models, train
@@ -216,18 +227,28 @@ def transfer_experiment(
     fit_args = dict(device=device, seed=seed, progress=progress)
     result = TransferResult(pretrain_classes, finetune_classes, per_class, lr, lr * lr_ratio)
 
-    torch.manual_seed(seed)
-    base = models.lenet5(num_classes=len(pretrain_classes), **(model_kwargs or {}))
-    result.histories["pretrain"] = train.fit(
-        base,
-        pre_train,
-        pre_test,
-        _make_optimizer(optimizer, lr),
-        pretrain_epochs,
-        batch_size=batch_size,
-        **fit_args,
-    )
-    result.test_acc["pretrained (on its own classes)"] = result.histories["pretrain"].val_acc[-1]
+    if pretrained is None:
+        torch.manual_seed(seed)
+        base = models.lenet5(num_classes=len(pretrain_classes), **(model_kwargs or {}))
+        result.histories["pretrain"] = train.fit(
+            base,
+            pre_train,
+            pre_test,
+            _make_optimizer(optimizer, lr),
+            pretrain_epochs,
+            batch_size=batch_size,
+            **fit_args,
+        )
+    else:
+        base = copy.deepcopy(pretrained)
+    result.pretrained = copy.deepcopy(base)
+    result.test_acc["pretrained (on its own classes)"] = train.evaluate(base, pre_test).accuracy
+    watch = new_test if curves else None
+
+    def final_accuracy(name: str, model: nn.Module) -> float:
+        if curves:
+            return result.histories[name].val_acc[-1]
+        return train.evaluate(model, new_test).accuracy
 
     runs = {
         "fine-tune head (body frozen)": ("head", lr * lr_ratio),
@@ -241,13 +262,13 @@ def transfer_experiment(
         result.histories[name] = train.fit(
             model,
             small,
-            new_test,
+            watch,
             _make_optimizer(optimizer, run_lr),
             finetune_epochs,
             batch_size=finetune_batch_size,
             **fit_args,
         )
-        result.test_acc[name] = result.histories[name].val_acc[-1]
+        result.test_acc[name] = final_accuracy(name, model)
 
     torch.manual_seed(seed + 1)
     scratch = models.lenet5(num_classes=len(finetune_classes), **(model_kwargs or {}))
@@ -255,11 +276,62 @@ def transfer_experiment(
     result.histories["from scratch"] = train.fit(
         scratch,
         small,
-        new_test,
+        watch,
         _make_optimizer(optimizer, lr),
         finetune_epochs,
         batch_size=finetune_batch_size,
         **fit_args,
     )
-    result.test_acc["from scratch"] = result.histories["from scratch"].val_acc[-1]
+    result.test_acc["from scratch"] = final_accuracy("from scratch", scratch)
     return result
+
+
+def transfer_comparison(
+    per_class: Sequence[int] = (2, 20),
+    seeds: Iterable[int] = range(5),
+    *,
+    batch_sizes: dict[int, int] | None = None,
+    finetune_steps: int | None = None,
+    **kwargs,
+) -> dict[int, dict[str, list[float]]]:
+    """:func:`transfer_experiment` for every number of images per class and every seed:
+    ``{per_class: {run name: [test accuracy for each seed]}}``.
+
+    Each seed pretrains once and adapts that network for every ``per_class``; the seed also
+    draws the few training images and initializes the new layer and the scratch network.
+    ``batch_sizes`` maps ``per_class`` to the fine-tuning batch size (default: the whole small
+    set up to 20 images). ``finetune_steps`` trains every size for about the same number of
+    optimizer steps (the epochs needed to make at least that many) instead of the same
+    ``finetune_epochs``, so that two images per class get as many updates as fifty. Other
+    arguments go to :func:`transfer_experiment`; the test accuracies are of the final
+    networks (``curves=False``).
+    """
+    if finetune_steps is not None and finetune_steps < 1:
+        raise ValueError(f"finetune_steps must be >= 1, got {finetune_steps!r}")
+    per_class = [int(n) for n in per_class]
+    if not per_class:
+        raise ValueError("per_class must name at least one size, got none")
+    kwargs.pop("curves", None)
+    table: dict[int, dict[str, list[float]]] = {n: {} for n in per_class}
+    for seed in seeds:
+        pretrained = None
+        for n in per_class:
+            classes = len(tuple(kwargs.get("finetune_classes", (5, 6, 7, 8, 9))))
+            batch = (batch_sizes or {}).get(n, min(20, n * classes))
+            epochs = {}
+            if finetune_steps is not None:
+                epochs["finetune_epochs"] = math.ceil(
+                    finetune_steps / math.ceil(n * classes / batch)
+                )
+            result = transfer_experiment(
+                per_class=n,
+                seed=seed,
+                pretrained=pretrained,
+                curves=False,
+                finetune_batch_size=batch,
+                **{**kwargs, **epochs},
+            )
+            pretrained = result.pretrained
+            for name, acc in result.test_acc.items():
+                table[n].setdefault(name, []).append(acc)
+    return table

@@ -11,6 +11,7 @@ from cnncourse.transfer import (
     freeze,
     last_linear,
     replace_head,
+    transfer_comparison,
     transfer_experiment,
 )
 
@@ -119,3 +120,90 @@ def test_experiment_runs_on_small_data_and_uses_a_tenth_of_the_rate():
         transfer_experiment((0, 1), (1, 2), data=split)
     with pytest.raises(ValueError, match="lr_ratio"):
         transfer_experiment((0,), (1,), lr_ratio=0, data=split)
+
+
+def _squares(n_per_class=30):
+    """4 classes of synthetic 32x32 images, each class a bright square at a different place."""
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(4).repeat(n_per_class)
+    x = 0.1 * torch.rand(len(y), 1, 32, 32, generator=g)
+    for k in range(4):
+        x[y == k, :, 4 + 6 * k : 10 + 6 * k, 4 + 6 * k : 10 + 6 * k] += 1.0
+    cut = len(y) * 2 // 3
+    return ((x[:cut], y[:cut]), (x[cut:], y[cut:]))
+
+
+def test_comparison_reports_every_run_for_every_size_and_seed():
+    table = transfer_comparison(
+        (2, 5),
+        seeds=[0, 1],
+        pretrain_classes=(0, 1),
+        finetune_classes=(2, 3),
+        pretrain_epochs=1,
+        finetune_epochs=1,
+        lr=0.01,
+        optimizer="momentum",
+        data=_squares(),
+    )
+    assert set(table) == {2, 5}
+    for runs in table.values():
+        assert set(runs) == {
+            "pretrained (on its own classes)",
+            "fine-tune head (body frozen)",
+            "fine-tune all layers",
+            "from scratch",
+        }
+        assert all(len(accs) == 2 and all(0 <= a <= 1 for a in accs) for accs in runs.values())
+
+
+def test_comparison_pretrains_once_per_seed_and_reuses_it_for_every_size():
+    table = transfer_comparison(
+        (2, 5),
+        seeds=[0],
+        pretrain_classes=(0, 1),
+        finetune_classes=(2, 3),
+        pretrain_epochs=1,
+        finetune_epochs=1,
+        lr=0.01,
+        optimizer="momentum",
+        data=_squares(),
+    )
+    pretrained = [table[n]["pretrained (on its own classes)"] for n in (2, 5)]
+    assert pretrained[0] == pretrained[1], "the same pretrained network for both sizes"
+
+
+def test_comparison_with_finetune_steps_gives_small_sets_as_many_updates():
+    data = _squares()
+    first = transfer_experiment(
+        (0, 1),
+        (2, 3),
+        per_class=2,
+        pretrain_epochs=1,
+        finetune_epochs=4,
+        finetune_batch_size=4,
+        lr=0.01,
+        optimizer="momentum",
+        data=data,
+        curves=True,
+    )
+    # 2 images x 2 classes in batches of 4: one step per epoch, so 4 steps need 4 epochs
+    assert len(first.histories["from scratch"]) == 4
+    table = transfer_comparison(
+        (2,),
+        seeds=[0],
+        pretrain_classes=(0, 1),
+        finetune_classes=(2, 3),
+        pretrain_epochs=1,
+        finetune_steps=4,
+        lr=0.01,
+        optimizer="momentum",
+        data=data,
+    )
+    assert table[2]["from scratch"] == [first.test_acc["from scratch"]]
+
+
+def test_comparison_refuses_no_sizes_and_a_non_positive_step_count():
+    with pytest.raises(ValueError, match="per_class"):
+        transfer_comparison((), data=_squares())
+    with pytest.raises(ValueError, match="finetune_steps"):
+        transfer_comparison((2,), finetune_steps=0, data=_squares())
