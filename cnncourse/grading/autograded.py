@@ -32,18 +32,19 @@ from cnncourse.grading.results import atomic_write
 HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 
 
-def nbgrader_course(notebook: Path, assignment: str) -> Path | None:
-    """The nbgrader course folder of ``COURSE/submitted/<student>/<assignment>/X.ipynb``."""
-    parents = Path(notebook).parents
-    if len(parents) > 3 and parents[0].name == assignment and parents[2].name == "submitted":
-        return parents[3]
+def nbgrader_course(notebook: Path, student: str) -> Path | None:
+    """The nbgrader course folder of a notebook in ``COURSE/submitted/<student>/``: at
+    ``<assignment>/``, one folder below it or one above it (where collection finds it)."""
+    for folder in list(Path(notebook).parents)[:3]:
+        if folder.name == student and folder.parent.name == "submitted":
+            return folder.parent.parent
     return None
 
 
 def autograded_path(record: dict, source_path: Path) -> Path | None:
     """Where nbgrader expects this submission's autograded notebook, or None (not nbgrader's
     layout). The notebook is named after the instructor's notebook, as in the gradebook."""
-    course = nbgrader_course(Path(record["notebook"]), record["assignment"])
+    course = nbgrader_course(Path(record["notebook"]), record["student"])
     if course is None:
         return None
     folder = course / "autograded" / record["student"] / record["assignment"]
