@@ -365,6 +365,8 @@ def test_formgrader_lists_the_class_and_takes_a_hand_grade(term, jupyter, browse
     page = context.new_page()
     page.set_default_timeout(60_000)
     page.goto(f"{url}/formgrader/gradebook/{ASSIGNMENT}/{ASSIGNMENT}")  # Manual Grading
+    page.wait_for_selector("#main-table a.name-hidden")  # "Submission #1", ...
+    page.click("#toggle_names")  # "Show All Names"
     page.wait_for_selector("#main-table a.name-shown")
     rows = page.locator("#main-table tr")
     names = {
