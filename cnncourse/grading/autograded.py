@@ -30,6 +30,9 @@ from cnncourse.grading.report import STATUS_TEXT
 from cnncourse.grading.results import atomic_write
 
 HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+# what nbgrader collect writes beside a submission; generate_feedback carries them to the
+# feedback folder, where release_feedback needs them
+EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
 
 
 def nbgrader_course(notebook: Path, student: str) -> Path | None:
@@ -54,7 +57,8 @@ def autograded_path(record: dict, source_path: Path) -> Path | None:
 def write_autograded(record: dict, source_path: Path) -> Path | None:
     """Write the autograded notebook of one graded submission (None: not nbgrader's layout).
 
-    The submission folder's ``timestamp.txt`` is copied too, as ``nbgrader autograde`` does.
+    The submission folder's ``timestamp.txt`` and ``submission_secret.txt`` (written by
+    ``nbgrader collect``) are copied too, as ``nbgrader autograde`` does.
     """
     path = autograded_path(record, source_path)
     if path is None:
@@ -68,9 +72,9 @@ def write_autograded(record: dict, source_path: Path) -> Path | None:
         source = json.load(handle)
     notebook = autograded_notebook(cells, source, record)
     atomic_write(path, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
-    timestamp = submitted.parent / "timestamp.txt"
-    if timestamp.is_file():
-        shutil.copyfile(timestamp, path.parent / "timestamp.txt")
+    for name in EXCHANGE_FILES:
+        if (submitted.parent / name).is_file():
+            shutil.copyfile(submitted.parent / name, path.parent / name)
     return path
 
 

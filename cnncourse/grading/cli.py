@@ -102,7 +102,7 @@ def _run(args: argparse.Namespace, gradebook) -> int:
     hidden = _output_folders(args) + _submission_folders(args, submissions)
     out = Outputs(args, assignment, gradebook)
     for record in records.values():
-        out.write(record, records)
+        out.write(record, records, reused=True)
 
     tqdm.monitor_interval = 0  # no monitor thread: a replacement worker is forked from here
     bar = tqdm(total=len(submissions), initial=len(records), unit="submission", file=sys.stderr)
@@ -190,7 +190,8 @@ class Outputs:
             gradebook.start(assignment.source, args.course)
         self.failures: list[str] = []
 
-    def write(self, record: dict, records: dict[str, dict]) -> None:
+    def write(self, record: dict, records: dict[str, dict], reused: bool = False) -> None:
+        """Every output of one record; ``reused``: an earlier run's, for an unchanged notebook."""
         args = self.args
         if args.json:
             results.write_json(
@@ -201,7 +202,8 @@ class Outputs:
         if args.feedback:
             write_feedback(args.feedback, record)
         if self.gradebook is not None and record["status"] != "not_run":
-            self.gradebook.write(record)  # its own process reports failures at the end
+            # its own process reports failures at the end
+            self.gradebook.write({**record, "reused": True} if reused else record)
             try:
                 write_autograded(record, self.assignment.source.path)  # for generate_feedback
             except (OSError, ValueError) as exc:

@@ -91,8 +91,9 @@ class GradebookWriter:
     Each submission gets nbgrader's whole structure of grades and comments
     (``add_submission``); the test cells get our scores; a written answer waits for a hand
     grade in formgrader, unless it is the released text unchanged (0 points and "No
-    response.", as ``nbgrader autograde`` does). A grade given by hand is kept. After a failed
-    write it starts afresh at the next record.
+    response.", as ``nbgrader autograde`` does). A grade given by hand is kept; it is flagged
+    for review when the submission was graded again, not when a re-run reused its record
+    (``record["reused"]``). After a failed write it starts afresh at the next record.
     """
 
     def __init__(self, url: str, source, course: Path | None = None):
@@ -137,6 +138,10 @@ class GradebookWriter:
             gradebook.find_submission(assignment, student)
         except MissingEntry:
             gradebook.add_submission(assignment, student)
+        stamp = Path(record["notebook"]).parent / "timestamp.txt"  # nbgrader collect's
+        if stamp.is_file():  # when it was handed in, for nbgrader's late penalties
+            timestamp = stamp.read_text(encoding="utf-8").strip()
+            gradebook.update_or_create_submission(assignment, student, timestamp=timestamp)
         answers = _answers(Path(record["notebook"]))
         for grade_id, meta in self.cells.items():
             if meta.get("solution"):
@@ -150,7 +155,10 @@ class GradebookWriter:
                 grade.auto_score = 0.0 if unchanged else None
             else:
                 grade.auto_score = per_cell.get(grade_id, 0.0)
-            grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+            hand_graded = grade.manual_score is not None
+            if not (hand_graded and record.get("reused")):  # else as formgrader left it
+                # as nbgrader autograde: a regraded submission's hand grades are to review
+                grade.needs_manual_grade = hand_graded or grade.auto_score is None
         gradebook.db.commit()
 
 

@@ -10,6 +10,7 @@ the answers only. The expected points come from the instructor notebook's nbgrad
 from __future__ import annotations
 
 import csv
+import getpass
 import itertools
 import json
 import os
@@ -379,9 +380,13 @@ def test_formgrader_lists_the_class_and_takes_a_hand_grade(term, jupyter, browse
     (grade_id, *_) = _manual_ids()
     box = page.locator(f"input.score#{grade_id}")
     box.wait_for()
+    page.wait_for_load_state("networkidle")  # the page has fetched its grades: boxes are live
     box.fill("2")
-    box.press("Tab")  # formgrader saves a score when the box loses focus
-    page.wait_for_timeout(500)
+    with page.expect_response(
+        lambda r: "/api/grade/" in r.url and r.request.method == "PUT"
+    ) as saved:
+        box.press("Tab")  # formgrader saves a score when the box loses focus
+    assert saved.value.ok, f"formgrader could not save the score: HTTP {saved.value.status}"
     course = term[0]
     deadline = time.monotonic() + 30
     while True:
@@ -393,3 +398,83 @@ def test_formgrader_lists_the_class_and_takes_a_hand_grade(term, jupyter, browse
         time.sleep(0.5)
     assert saved == 2, f"formgrader's score for {grade_id} did not reach the gradebook: {saved}"
     context.close()
+
+
+def test_grading_again_keeps_the_hand_grade_of_an_unchanged_notebook(term):
+    from nbgrader.api import Gradebook
+
+    course = term[0]
+    grade_block = next(
+        block for block in code_blocks(DOC.read_text()) if "cnncourse grade" in block
+    )
+    env = {**os.environ, "PATH": f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["bash", "-c", grade_block], cwd=course, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (grade_id, *_) = _manual_ids()
+    with Gradebook(f"sqlite:///{course / 'autograde' / 'gradebook.db'}") as gradebook:
+        grade = gradebook.find_grade(grade_id, ASSIGNMENT, ASSIGNMENT, "ada")
+        kept = (grade.manual_score, grade.needs_manual_grade)
+    assert kept == (2, False), f"ada's hand grade of {grade_id} after grading again: {kept}"
+
+
+# -- nbgrader's exchange, as on a JupyterHub ------------------------------------------------
+
+
+def exchange_commands(text: str) -> list[str]:
+    """The page's inline nbgrader commands that go through the exchange, in order."""
+    verbs = "generate_assignment|release_assignment|collect|release_feedback"
+    return re.findall(rf"`(nbgrader (?:{verbs}) {ASSIGNMENT}[^`]*)`", text)
+
+
+def test_the_exchange_commands_release_collect_and_return_feedback(tmp_path):
+    """A term on nbgrader's exchange, on a course copy of its own: every student hands in
+    through the exchange (nbgrader's release_feedback needs the timestamp the exchange's
+    collect writes). The student is this machine's user, as the exchange knows students by
+    their login."""
+    text = DOC.read_text()
+    commands = exchange_commands(text)
+    verbs = [command.split()[1] for command in commands]
+    assert verbs == ["generate_assignment", "release_assignment", "collect", "release_feedback"]
+    generate, release, collect, give_back = commands
+    course = tmp_path / "course"
+    course.mkdir()
+    _copy_course(course)
+    exchange = tmp_path / "exchange"
+    exchange.mkdir(mode=0o777)
+    config = tmp_path / "config"  # what a hub's own configuration sets
+    config.mkdir()
+    (config / "nbgrader_config.py").write_text(f"c.Exchange.root = {str(exchange)!r}\n")
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(config),
+        "PATH": f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    student = tmp_path / "student"
+    student.mkdir()
+
+    def run(command: str, cwd: Path = course) -> None:
+        result = subprocess.run(
+            ["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert result.returncode == 0, f"{command}:\n{result.stdout[-2000:]}{result.stderr[-3000:]}"
+
+    run(generate)
+    run(release)
+    run(f"nbgrader fetch_assignment {ASSIGNMENT} --course cnncourse", cwd=student)
+    notebook = student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    notebook.write_text(json.dumps(_student_notebook(1.0), indent=1))  # the student's work
+    run(f"nbgrader submit {ASSIGNMENT} --course cnncourse", cwd=student)
+    run(collect)
+    user = getpass.getuser()
+    collected = course / "autograde" / "submitted" / user / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert collected.is_file(), f"nbgrader collect did not write {collected}"
+    run(next(block for block in code_blocks(text) if "cnncourse grade" in block))
+    run(next(block for block in code_blocks(text) if "generate_feedback" in block))
+    run(give_back)
+    run(f"nbgrader fetch_feedback {ASSIGNMENT} --course cnncourse", cwd=student)
+    pages = list((student / ASSIGNMENT / "feedback").rglob(f"{ASSIGNMENT}.html"))
+    assert pages and f"Score: {_points('tests'):g}" in pages[0].read_text(), pages
+    status = _git(course, "status", "--porcelain", "--untracked-files=all")
+    assert status == "", f"after the term on the exchange, git status says:\n{status}"
