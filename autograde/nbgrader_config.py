@@ -1,8 +1,11 @@
 """nbgrader configuration of the course (nbgrader 0.9).
 
 The course directory (nbgrader's ``CourseDirectory.root``) is the repository: the folder
-above this file. nbgrader lays an assignment out as ``<root>/<step>/<student>/<assignment>``
-with no student folder for the source and release steps, so with the names below
+above this file. nbgrader reads its configuration from the folder it is started in, so the
+repository root holds ``nbgrader_config.py``, which loads this file: run ``nbgrader`` there
+(nbgrader 0.9 has no ``--config`` option). nbgrader lays an assignment out as
+``<root>/<step>/<student>/<assignment>`` with no student folder for the source and release
+steps, so with the names below
 
     solutions/<a>/<a>.ipynb                 instructor sources   (nbgrader's "source")
     exercises/<a>/<a>.ipynb                 student notebooks    (nbgrader's "release")
@@ -10,18 +13,12 @@ with no student folder for the source and release steps, so with the names below
     autograde/autograded/<student>/<a>/     graded copies
     autograde/feedback/<student>/<a>/       feedback pages
     autograde/gradebook.db                  nbgrader's gradebook
+    autograde/nbgrader.log                  nbgrader's log
 
-(the last four are git-ignored). Because the root comes from this file's location, a copy
-of the course (``solutions/`` plus ``autograde/nbgrader_config.py``) anywhere else is a
-course of its own: the tests build one in a temporary folder.
-
-Use it from the repository root with ``--config``::
-
-    nbgrader generate_assignment conv --config autograde/nbgrader_config.py
-    nbgrader autograde conv --config autograde/nbgrader_config.py
-
-or through ``cnncourse release`` (which writes ``exercises/`` without touching the
-gradebook).
+(all but the first two are git-ignored). The steps after "release" sit side by side in
+``autograde/``, where ``cnncourse grade --gradebook`` also looks for them. Because the root
+comes from this file's location, a copy of the course anywhere else is a course of its own:
+the tests build one in a temporary folder. ``cnncourse release`` reads this file directly.
 """
 
 import os
@@ -38,6 +35,8 @@ c.CourseDirectory.submitted_directory = os.path.join("autograde", "submitted")
 c.CourseDirectory.autograded_directory = os.path.join("autograde", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("autograde", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
+# nbgrader's default log file is .nbgrader.log in the current folder
+c.NbGrader.logfile = os.path.join(HERE, "nbgrader.log")
 # solutions/<a>/<a>.py is the readable source of <a>.ipynb and holds the solutions: never
 # copy it (or any other Python file) into the students' folder.
 c.CourseDirectory.ignore = [

@@ -30,19 +30,24 @@ from cnncourse.grading.notebook import NotebookError, read_cells
 from cnncourse.grading.report import STATUS_TEXT
 from cnncourse.grading.results import atomic_write
 
+# what nbgrader collect writes beside a submission; generate_feedback carries them to the
+# feedback folder, where release_feedback needs them
+EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
 
-def nbgrader_course(notebook: Path, assignment: str) -> Path | None:
-    """The nbgrader course folder of ``COURSE/submitted/<student>/<assignment>/X.ipynb``."""
-    parents = Path(notebook).parents
-    if len(parents) > 3 and parents[0].name == assignment and parents[2].name == "submitted":
-        return parents[3]
+
+def nbgrader_course(notebook: Path, student: str) -> Path | None:
+    """The nbgrader course folder of a notebook in ``COURSE/submitted/<student>/``: at
+    ``<assignment>/``, one folder below it or one above it (where collection finds it)."""
+    for folder in list(Path(notebook).parents)[:3]:
+        if folder.name == student and folder.parent.name == "submitted":
+            return folder.parent.parent
     return None
 
 
 def autograded_path(record: dict, source_path: Path) -> Path | None:
     """Where nbgrader expects this submission's autograded notebook, or None (not nbgrader's
     layout). The notebook is named after the instructor's notebook, as in the gradebook."""
-    course = nbgrader_course(Path(record["notebook"]), record["assignment"])
+    course = nbgrader_course(Path(record["notebook"]), record["student"])
     if course is None:
         return None
     folder = course / "autograded" / record["student"] / record["assignment"]
@@ -52,7 +57,8 @@ def autograded_path(record: dict, source_path: Path) -> Path | None:
 def write_autograded(record: dict, source_path: Path) -> Path | None:
     """Write the autograded notebook of one graded submission (None: not nbgrader's layout).
 
-    The submission folder's ``timestamp.txt`` is copied too, as ``nbgrader autograde`` does.
+    The submission folder's ``timestamp.txt`` and ``submission_secret.txt`` (written by
+    ``nbgrader collect``) are copied too, as ``nbgrader autograde`` does.
     """
     path = autograded_path(record, source_path)
     if path is None:
@@ -66,9 +72,9 @@ def write_autograded(record: dict, source_path: Path) -> Path | None:
         source = json.load(handle)
     notebook = autograded_notebook(cells, source, record)
     atomic_write(path, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
-    timestamp = submitted.parent / "timestamp.txt"
-    if timestamp.is_file():
-        shutil.copyfile(timestamp, path.parent / "timestamp.txt")
+    for name in EXCHANGE_FILES:
+        if (submitted.parent / name).is_file():
+            shutil.copyfile(submitted.parent / name, path.parent / name)
     return path
 
 

@@ -101,6 +101,9 @@ def _run(args: argparse.Namespace, gradebook) -> int:
     records: dict[str, dict] = {}
     todo = []
     for submission in submissions:
+        if submission.problem:  # nothing to grade: no single notebook for this student
+            records[submission.student] = _not_found(assignment, submission, level)
+            continue
         earlier = previous.get(submission.student)
         if earlier and earlier.get("fingerprint") == _fingerprint(assignment, submission, level):
             records[submission.student] = earlier
@@ -109,17 +112,41 @@ def _run(args: argparse.Namespace, gradebook) -> int:
     hidden = _output_folders(args) + _submission_folders(args, submissions)
     out = Outputs(args, assignment, gradebook)
     for record in records.values():
-        out.write(record, records)
+        out.write(record, records, reused=True)
 
     tqdm.monitor_interval = 0  # no monitor thread: a replacement worker is forked from here
     bar = tqdm(total=len(submissions), initial=len(records), unit="submission", file=sys.stderr)
+    notes = {submission.student: submission.note for submission in todo if submission.note}
     for record in grade_all(assignment, todo, level, hidden, args.jobs):
+        if record["student"] in notes:
+            record["notes"] = [notes[record["student"]], *record.get("notes", [])]
         records[record["student"]] = record
         out.write(record, records)
         bar.update()
     bar.close()
-    _print_summary(list(records.values()), level)
+    _print_summary(list(records.values()), level, notes)
     return 1 if out.failures else 0
+
+
+def _not_found(assignment, submission, level: str) -> dict:
+    """The record of a student whose notebook could not be told apart: nothing graded."""
+    from cnncourse.grading.runner import _not_run
+
+    return {
+        "student": submission.student,
+        "assignment": assignment.name,
+        "notebook": str(submission.notebook),
+        "isolation": level,
+        "fingerprint": None,
+        "notes": [],
+        "cells": {},
+        "status": "not_run",
+        "message": submission.problem,
+        "tests": _not_run(assignment, submission.problem),
+        "score": 0.0,
+        "max_score": assignment.max_score,
+        "duration_s": 0.0,
+    }
 
 
 def _weaker_level_refused(level: str) -> str:
@@ -156,7 +183,7 @@ def _submission_folders(args, submissions) -> list[str]:
         str(path.resolve() if path.is_dir() else path.resolve().parent) for path in args.submissions
     }
     for submission in submissions:
-        course = nbgrader_course(submission.notebook, args.assignment)
+        course = nbgrader_course(submission.notebook, submission.student)
         if course is not None:
             folders.add(str(course))
     return sorted(folders)
@@ -170,10 +197,11 @@ class Outputs:
         self.assignment = assignment
         self.gradebook = gradebook
         if gradebook is not None:
-            gradebook.start(assignment.source)
+            gradebook.start(assignment.source, args.course)
         self.failures: list[str] = []
 
-    def write(self, record: dict, records: dict[str, dict]) -> None:
+    def write(self, record: dict, records: dict[str, dict], reused: bool = False) -> None:
+        """Every output of one record; ``reused``: an earlier run's, for an unchanged notebook."""
         args = self.args
         if args.json:
             results.write_json(
@@ -183,8 +211,9 @@ class Outputs:
             results.write_csv(args.csv, list(records.values()))
         if args.feedback:
             write_feedback(args.feedback, record)
-        if self.gradebook is not None:
-            self.gradebook.write(record)  # its own process reports failures at the end
+        if self.gradebook is not None and record["status"] != "not_run":
+            # its own process reports failures at the end
+            self.gradebook.write({**record, "reused": True} if reused else record)
             try:
                 write_autograded(record, self.assignment.source.path)  # for generate_feedback
             except (OSError, ValueError) as exc:
@@ -192,7 +221,8 @@ class Outputs:
                 print(f"autograded notebook: {record['student']}: {exc}", file=sys.stderr)
 
 
-def _print_summary(records: list[dict], level: str) -> None:
+def _print_summary(records: list[dict], level: str, notes: dict[str, str]) -> None:
+    """One line per student; under it why nothing was graded, or where its notebook was."""
     print(f"isolation: {level}")
     width = max([len(record["student"]) for record in records] + [7])
     for record in sorted(records, key=lambda record: record["student"]):
@@ -204,3 +234,9 @@ def _print_summary(records: list[dict], level: str) -> None:
             f"{record['student']:<{width}}  {record['score']:>6g} / {record['max_score']:<6g}"
             f"  {record['status']:<12} {summary}"
         )
+        if record["status"] in ("invalid", "not_run"):
+            why = record.get("message", "")
+        else:
+            why = notes.get(record["student"], "")
+        if why:
+            print(f"    {why.splitlines()[0]}")

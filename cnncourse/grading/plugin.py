@@ -7,6 +7,8 @@ grader_error when the test itself broke (the student sees a neutral message).
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from cnncourse.grading.proxy import Student, StudentError
@@ -96,6 +98,8 @@ def classify(excinfo) -> dict:
         return {"status": error.status, "message": error.message}
     if isinstance(error, AssertionError):
         return {"status": "failed", "message": str(error) or "the result is not correct"}
+    if isinstance(error, pytest.fail.Exception):  # pytest.fail(), pytest.raises' DID NOT RAISE
+        return {"status": "failed", "message": _failed_message(str(error))}
     if isinstance(error, pytest.skip.Exception):
         return {"status": "grader_error", "message": "the test was skipped"}
     return {
@@ -103,3 +107,21 @@ def classify(excinfo) -> dict:
         "message": "the test could not check your answer; your instructor has the details",
         "detail": f"{type(error).__name__}: {error}"[:2000],
     }
+
+
+_DID_NOT_RAISE = re.compile(r"DID NOT RAISE\b(?P<expected>.*)", re.S)
+_EXCEPTION_NAME = re.compile(r"\b[A-Z]\w*(?:Error|Exception|Warning|Exit|Interrupt)\b")
+
+
+def _failed_message(text: str) -> str:
+    """pytest.fail's message; for ``pytest.raises`` without a raise, what was expected.
+
+    A hidden test expecting the student's function to raise catches ``StudentError`` (any
+    exception of the student's): that one reads as "an exception".
+    """
+    match = _DID_NOT_RAISE.match(text.strip())
+    if match is None:
+        return text or "the result is not correct"
+    names = [n for n in _EXCEPTION_NAME.findall(match["expected"]) if n != "StudentError"]
+    expected = " or ".join(dict.fromkeys(names)) or "an exception"
+    return f"expected the call to raise {expected}, but it returned without raising"

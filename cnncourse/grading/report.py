@@ -46,7 +46,7 @@ def feedback_html(record: dict) -> str:
         )
     notes = "".join(f"<li>{esc(note)}</li>" for note in record.get("notes", []))
     notes_html = f"<h2>Notes</h2><ul>{notes}</ul>" if notes else ""
-    message = record.get("message") if record["status"] == "invalid" else None
+    message = record.get("message") if record["status"] in ("invalid", "not_run") else None
     message_html = f"<p class='other'>{esc(message)}</p>" if message else ""
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"

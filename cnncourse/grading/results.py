@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 SCHEMA_VERSION = 1
@@ -81,18 +82,26 @@ def write_csv(path: Path, records: list[dict]) -> None:
 
 
 class GradebookWriter:
-    """Stores submissions' per-cell scores through nbgrader's own API (``nbgrader.api``).
+    """Stores submissions in nbgrader's gradebook through nbgrader's own API.
 
-    The gradebook is opened once and the assignment's cells are registered once, at the
-    first record: the grade cells with their points, and the answer cells as nbgrader
-    solution cells, so that each submission has the (empty) comments ``nbgrader
-    generate_feedback`` looks up. After a failed write it starts afresh at the next record.
+    At the first record the assignment's notebook is registered as ``nbgrader
+    generate_assignment`` registers it (:func:`register_assignment`), so the gradebook has
+    every grade cell (the autograded tests and the written answers graded by hand), solution,
+    task and source cell, and a later ``nbgrader generate_assignment`` finds nothing changed.
+    Each submission gets nbgrader's whole structure of grades and comments
+    (``add_submission``); the test cells get our scores; a written answer waits for a hand
+    grade in formgrader, unless it is the released text unchanged (0 points and "No
+    response.", as ``nbgrader autograde`` does). A grade given by hand is kept; it is flagged
+    for review when the submission was graded again, not when a re-run reused its record
+    (``record["reused"]``). After a failed write it starts afresh at the next record.
     """
 
-    def __init__(self, url: str, source):
+    def __init__(self, url: str, source, course: Path | None = None):
         self.url = url
         self.source = source
+        self.course = course
         self.gradebook = None
+        self.cells: dict[str, dict] = {}  # grade id -> nbgrader metadata, from the source
 
     def write(self, record: dict) -> None:
         if self.gradebook is None:
@@ -111,28 +120,13 @@ class GradebookWriter:
     def _open(self, assignment: str):
         from nbgrader.api import Gradebook
 
-        # a new database is stamped by running nbgrader's ``alembic``, found on PATH
-        scripts = os.path.dirname(sys.executable)
-        if scripts not in os.environ.get("PATH", "").split(os.pathsep):
-            os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
-        gradebook = Gradebook(self.url)
-        try:
-            notebook = self.source.path.stem
-            gradebook.update_or_create_assignment(assignment)
-            gradebook.update_or_create_notebook(notebook, assignment)
-            for grade_id, points in self.source.points.items():
-                gradebook.update_or_create_grade_cell(
-                    grade_id, notebook, assignment, max_score=points, cell_type="code"
-                )
-            for grade_id in self.source.answer_ids:
-                gradebook.update_or_create_solution_cell(grade_id, notebook, assignment)
-        except BaseException:
-            gradebook.close()
-            raise
-        return gradebook
+        _alembic_on_path()
+        config = course_config(self.course)
+        self.cells = register_assignment(self.url, self.source.path, assignment, config)
+        return Gradebook(self.url, config.CourseDirectory.get("course_id", "default_course"))
 
     def _write(self, gradebook, record: dict) -> None:
-        from nbgrader.api import Comment, Grade, MissingEntry
+        from nbgrader.api import MissingEntry
 
         notebook = self.source.path.stem
         assignment, student = record["assignment"], record["student"]
@@ -140,24 +134,100 @@ class GradebookWriter:
         for test in record["tests"]:
             per_cell[test["grade_id"]] = per_cell.get(test["grade_id"], 0.0) + test["points"]
         gradebook.update_or_create_student(student)
-        gradebook.update_or_create_submission(assignment, student)
-        # a submission made before a cell was registered lacks that cell's grade or comment
-        submitted = gradebook.find_submission_notebook(notebook, assignment, student)
-        for grade_id in self.source.answer_ids:
-            try:
-                gradebook.find_comment(grade_id, notebook, assignment, student)
-            except MissingEntry:
-                cell = gradebook.find_solution_cell(grade_id, notebook, assignment)
-                gradebook.db.add(Comment(cell_id=cell.id, notebook=submitted))
-        for grade_id in self.source.points:
-            try:
-                grade = gradebook.find_grade(grade_id, notebook, assignment, student)
-            except MissingEntry:
-                cell = gradebook.find_grade_cell(grade_id, notebook, assignment)
-                grade = Grade(cell_id=cell.id, notebook=submitted)
-                gradebook.db.add(grade)
-            grade.auto_score = per_cell.get(grade_id, 0.0)
+        try:
+            gradebook.find_submission(assignment, student)
+        except MissingEntry:
+            gradebook.add_submission(assignment, student)
+        stamp = Path(record["notebook"]).parent / "timestamp.txt"  # nbgrader collect's
+        if stamp.is_file():  # when it was handed in, for nbgrader's late penalties
+            timestamp = stamp.read_text(encoding="utf-8").strip()
+            gradebook.update_or_create_submission(assignment, student, timestamp=timestamp)
+        answers = _answers(Path(record["notebook"]))
+        for grade_id, meta in self.cells.items():
+            if meta.get("solution"):
+                unchanged = answers.get(grade_id, meta["released"]) == meta["released"]
+                comment = gradebook.find_comment(grade_id, notebook, assignment, student)
+                comment.auto_comment = "No response." if unchanged else None
+            if not meta.get("grade"):
+                continue
+            grade = gradebook.find_grade(grade_id, notebook, assignment, student)
+            if meta.get("solution"):  # a written answer: graded by hand
+                grade.auto_score = 0.0 if unchanged else None
+            else:
+                grade.auto_score = per_cell.get(grade_id, 0.0)
+            hand_graded = grade.manual_score is not None
+            if not (hand_graded and record.get("reused")):  # else as formgrader left it
+                # as nbgrader autograde: a regraded submission's hand grades are to review
+                grade.needs_manual_grade = hand_graded or grade.auto_score is None
         gradebook.db.commit()
+
+
+def _alembic_on_path() -> None:
+    """nbgrader stamps a new database by running its ``alembic``, found on PATH."""
+    scripts = os.path.dirname(sys.executable)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+
+
+def course_config(course: Path | None):
+    """nbgrader's configuration of a course: its ``nbgrader_config.py``, as nbgrader reads it
+    when started in that folder (an empty configuration where there is none)."""
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    if course is None or not (Path(course) / "nbgrader_config.py").is_file():
+        return Config()
+    return PyFileConfigLoader("nbgrader_config.py", path=str(Path(course).resolve())).load_config()
+
+
+def register_assignment(url: str, source_path: Path, assignment: str, config) -> dict[str, dict]:
+    """Record the notebook's cells in the gradebook exactly as ``nbgrader generate_assignment``
+    does: its own preprocessors, up to and including SaveCells, run on the instructor's
+    notebook. Returns each nbgrader cell's metadata by grade id, with ``released``: the cell's
+    text as released to students (for answers, the stub)."""
+    import nbformat
+    from nbgrader.api import Gradebook
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import SaveCells
+
+    course_id = config.CourseDirectory.get("course_id", "default_course")
+    with Gradebook(url, course_id) as gradebook:
+        gradebook.update_or_create_assignment(assignment)
+    source_path = Path(source_path)
+    notebook = nbformat.read(source_path, as_version=4)
+    resources = {
+        "unique_key": source_path.stem,
+        "metadata": {"name": source_path.stem, "path": str(source_path.parent)},
+        "nbgrader": {"notebook": source_path.stem, "assignment": assignment, "db_url": url},
+    }
+    generator = GenerateAssignment(coursedir=CourseDirectory(config=config), config=config)
+    for preprocessor in generator.preprocessors:
+        notebook, resources = preprocessor(config=config).preprocess(notebook, resources)
+        if preprocessor is SaveCells:
+            break
+    cells = {}
+    for cell in notebook.cells:
+        meta = dict(cell.metadata.get("nbgrader", {}))
+        if "grade_id" in meta:
+            cells[meta["grade_id"]] = {**meta, "released": cell.source}
+    return cells
+
+
+def _answers(notebook: Path) -> dict[str, str]:
+    """The student's text of each nbgrader cell, by grade id (empty if unreadable)."""
+    from cnncourse.grading.notebook import NotebookError, read_cells
+
+    try:
+        cells = read_cells(notebook)
+    except NotebookError:
+        return {}
+    answers = {}
+    for cell in cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if isinstance(meta, dict) and isinstance(meta.get("grade_id"), str):
+            answers.setdefault(meta["grade_id"], cell["source"])
+    return answers
 
 
 class GradebookProcess:
@@ -178,9 +248,10 @@ class GradebookProcess:
         theirs.close()
         self.sent: list[str] = []
 
-    def start(self, source) -> None:
-        """Give the source notebook (its cells and points); then send records."""
-        self._send(source)
+    def start(self, source, course: Path | None = None) -> None:
+        """Give the source notebook and the course folder (for its nbgrader configuration);
+        then send records."""
+        self._send((source, course))
 
     def write(self, record: dict) -> None:
         self.sent.append(record["student"])
@@ -210,6 +281,9 @@ def _gradebook_main(url: str, conn) -> None:
     # of IRI formats if it is installed: 1.8 s here to build its grammar, for a format no
     # gradebook write checks. Marked missing in this process only, jsonschema goes without.
     sys.modules.setdefault("rfc3987_syntax", None)
+    # SQLAlchemy's and other libraries' deprecation warnings are nbgrader's business, not the
+    # instructor's: they would land in the middle of the progress bar
+    warnings.simplefilter("ignore")
     with contextlib.suppress(Exception):
         import nbgrader.api  # noqa: F401  (now, while the grader still sets up)
     failed: list[str] = []
@@ -222,7 +296,7 @@ def _gradebook_main(url: str, conn) -> None:
         if message is None:
             break
         if writer is None:
-            writer = GradebookWriter(url, message)
+            writer = GradebookWriter(url, *message)
             continue
         try:
             writer.write(message)

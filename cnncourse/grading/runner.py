@@ -48,30 +48,140 @@ STATUSES = (
 
 @dataclass(frozen=True)
 class SubmissionRef:
+    """One student's notebook. ``note`` says how it was found when it was not where nbgrader
+    puts it; ``problem`` (then nothing is graded) says why no single notebook could be chosen."""
+
     student: str
     notebook: Path
+    note: str = ""
+    problem: str = ""
 
     def digest(self) -> str:
         return hashlib.sha256(self.notebook.read_bytes()).hexdigest()
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    student: str
+    notebook: Path
+    where: str  # "" at the expected place, else how it differs
+
+
 def find_submissions(paths: list[Path], assignment: str) -> list[SubmissionRef]:
-    """Notebooks named on the command line, or found in nbgrader's submitted/ layout."""
-    found: dict[str, SubmissionRef] = {}
+    """One submission per student from the notebooks and folders named on the command line.
+
+    A folder is nbgrader's ``submitted/`` (one folder per student), one student's folder,
+    or one student's ``<assignment>/`` folder. A student's notebook is expected at
+    ``<student>/<assignment>/<assignment>.ipynb``; otherwise the only notebook in that folder
+    (renamed, as a learning platform's download is), one folder below it, or one folder
+    above it named after the assignment, is taken and the record notes it. A student with
+    several such notebooks, or an empty ``<assignment>/`` folder, gets a ``problem``.
+    Raises FileNotFoundError for a path that does not exist or holds nothing of the kind.
+    """
+    by_student: dict[str, list[_Candidate]] = {}
+    empty: dict[str, Path] = {}
     for path in map(Path, paths):
         if path.is_file():
-            notebooks = [path]
+            notebook = path.resolve()
+            found = [_Candidate(_student_of(notebook, assignment), notebook, "")]
+        elif path.is_dir():
+            found = _scan(path.resolve(), assignment, empty)
         else:
-            notebooks = sorted(path.glob(f"**/{assignment}/{assignment}.ipynb"))
-            notebooks = notebooks or sorted(path.glob(f"{assignment}.ipynb"))
-        if not notebooks:
-            raise FileNotFoundError(f"{path}: no {assignment}.ipynb found")
-        for notebook in notebooks:
-            student = _student_of(notebook.resolve(), assignment)
-            if student in found:
-                raise ValueError(f"two submissions for student {student!r}: {notebook}")
-            found[student] = SubmissionRef(student, notebook.resolve())
-    return list(found.values())
+            raise FileNotFoundError(f"{path}: no such file or folder")
+        if not found and not any(_inside(folder, path.resolve()) for folder in empty.values()):
+            raise FileNotFoundError(
+                f"{path}: no notebook of {assignment} found (expected "
+                f"<student>/{assignment}/{assignment}.ipynb)"
+            )
+        for candidate in found:
+            listed = by_student.setdefault(candidate.student, [])
+            if candidate.notebook not in [c.notebook for c in listed]:
+                listed.append(candidate)
+    refs = [_choose(student, found, assignment) for student, found in by_student.items()]
+    for student, folder in empty.items():
+        if student not in by_student:
+            refs.append(SubmissionRef(student, folder, problem=f"no notebook in {folder}"))
+    return sorted(refs, key=lambda ref: ref.student)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _notebooks(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.ipynb") if p.is_file() and not p.name.startswith("."))
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_dir() and not p.name.startswith((".", "_"))  # .ipynb_checkpoints, __pycache__
+    )
+
+
+def _scan(folder: Path, assignment: str, empty: dict[str, Path]) -> list[_Candidate]:
+    if folder.name == assignment:  # submitted/<student>/<assignment>/
+        return _scan_assignment_folder(folder, folder.parent.name, assignment, empty)
+    if (folder / assignment).is_dir() or _named_after(folder, assignment):  # one student's
+        return _scan_student(folder, assignment, empty)
+    found = []
+    for student in _subfolders(folder):  # submitted/
+        found += _scan_student(student, assignment, empty)
+    if not found:  # deeper: any folder holding **/<assignment>/<assignment>.ipynb
+        for notebook in sorted(folder.glob(f"**/{assignment}/{assignment}.ipynb")):
+            found.append(_Candidate(notebook.parent.parent.name, notebook, ""))
+    return found
+
+
+def _named_after(folder: Path, assignment: str) -> list[Path]:
+    """Notebooks directly in ``folder`` whose name contains the assignment's."""
+    return [p for p in _notebooks(folder) if assignment.lower() in p.stem.lower()]
+
+
+def _scan_student(folder: Path, assignment: str, empty: dict[str, Path]) -> list[_Candidate]:
+    student = folder.name
+    found = []
+    if (folder / assignment).is_dir():
+        found = _scan_assignment_folder(folder / assignment, student, assignment, empty)
+    for notebook in _named_after(folder, assignment):
+        found.append(_Candidate(student, notebook, "one folder above"))
+    if found:
+        empty.pop(student, None)
+    return found
+
+
+def _scan_assignment_folder(
+    folder: Path, student: str, assignment: str, empty: dict[str, Path]
+) -> list[_Candidate]:
+    found = [
+        _Candidate(student, p, "" if p.name == f"{assignment}.ipynb" else "renamed")
+        for p in _notebooks(folder)
+    ]
+    for sub in _subfolders(folder):
+        found += [_Candidate(student, p, "one folder below") for p in _notebooks(sub)]
+    if not found:
+        empty[student] = folder
+    return found
+
+
+def _choose(student: str, found: list[_Candidate], assignment: str) -> SubmissionRef:
+    expected = f"{student}/{assignment}/{assignment}.ipynb"
+    exact = [c for c in found if not c.where]
+    if len(exact) == 1:
+        others = [c.notebook.name for c in found if c.where]
+        note = f"not graded, also handed in: {', '.join(others)}" if others else ""
+        return SubmissionRef(student, exact[0].notebook, note=note)
+    if len(found) == 1:
+        (only,) = found
+        how = f"renamed: {only.notebook.name}" if only.where == "renamed" else only.where
+        if only.where != "renamed" and only.notebook.name != f"{assignment}.ipynb":
+            how += f", named {only.notebook.name}"
+        note = f"the notebook was not at {expected} ({how}); graded {only.notebook}"
+        return SubmissionRef(student, only.notebook, note=note)
+    names = ", ".join(str(c.notebook) for c in found)
+    problem = f"{len(found)} notebooks could be this submission ({names}): keep one, at {expected}"
+    return SubmissionRef(student, found[0].notebook, problem=problem)
 
 
 def _student_of(notebook: Path, assignment: str) -> str:

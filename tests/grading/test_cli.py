@@ -211,3 +211,105 @@ def test_grade_announces_bubblewrap_and_what_it_leaves_open(corpus_run):
     _records, _paths, process = corpus_run
     assert "isolation: bubblewrap: " in process.stderr, process.stderr[-2000:]
     assert "not protected: " in process.stderr, process.stderr[-2000:]
+
+
+# -- collection: one notebook per student, wherever the platform put it -------------------
+
+
+def _records(out: Path) -> dict[str, dict]:
+    return {r["student"]: r for r in json.loads(out.read_text())["submissions"]}
+
+
+def test_a_renamed_notebook_is_graded_and_the_record_says_so(tmp_path):
+    build(CASES["honest"], tmp_path / "sub" / "alice" / "sample" / "sample.ipynb", {})
+    build(CASES["honest"], tmp_path / "sub" / "grace" / "sample" / "grace_sample.ipynb", {})
+    out = tmp_path / "r.json"
+    result = grade("sample", str(tmp_path / "sub"), "--json", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    grace = _records(out)["grace"]
+    assert grace["score"] == 6, grace
+    assert grace["notebook"].endswith("grace_sample.ipynb")
+    assert any("renamed: grace_sample.ipynb" in note for note in grace["notes"]), grace["notes"]
+    assert "renamed: grace_sample.ipynb" in result.stdout, result.stdout
+
+
+def test_a_notebook_one_folder_too_high_is_graded_and_the_record_says_so(tmp_path):
+    build(CASES["honest"], tmp_path / "sub" / "alice" / "sample" / "sample.ipynb", {})
+    build(CASES["honest"], tmp_path / "sub" / "hank" / "sample.ipynb", {})
+    out = tmp_path / "r.json"
+    result = grade("sample", str(tmp_path / "sub"), "--json", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    hank = _records(out)["hank"]
+    assert hank["score"] == 6, hank
+    assert any("one folder above" in note for note in hank["notes"]), hank["notes"]
+
+
+def test_a_notebook_one_folder_too_low_is_graded_and_the_record_says_so(tmp_path):
+    notebook = tmp_path / "sub" / "ivan" / "sample" / "unzipped" / "sample.ipynb"
+    build(CASES["honest"], notebook, {})
+    out = tmp_path / "r.json"
+    result = grade("sample", str(tmp_path / "sub"), "--json", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    ivan = _records(out)["ivan"]
+    assert ivan["score"] == 6 and any("one folder below" in n for n in ivan["notes"]), ivan
+
+
+def test_two_candidate_notebooks_leave_that_student_alone_ungraded(tmp_path):
+    build(CASES["honest"], tmp_path / "sub" / "alice" / "sample" / "sample.ipynb", {})
+    build(CASES["honest"], tmp_path / "sub" / "ivy" / "sample" / "ivy_sample.ipynb", {})
+    build(CASES["released_stubs"], tmp_path / "sub" / "ivy" / "sample" / "draft.ipynb", {})
+    out = tmp_path / "r.json"
+    result = grade(
+        "sample", str(tmp_path / "sub"), "--json", str(out), "--csv", str(tmp_path / "c")
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = _records(out)
+    assert records["alice"]["score"] == 6 and records["alice"]["status"] == "graded"
+    ivy = records["ivy"]
+    assert ivy["status"] == "not_run" and ivy["score"] == 0, ivy
+    assert {test["status"] for test in ivy["tests"]} == {"not_run"}
+    assert "ivy_sample.ipynb" in ivy["message"] and "draft.ipynb" in ivy["message"], ivy
+    assert "draft.ipynb" in result.stdout, result.stdout
+
+
+def test_the_notebook_at_the_expected_place_wins_over_a_copy_beside_it(tmp_path):
+    build(CASES["honest"], tmp_path / "sub" / "alice" / "sample" / "sample.ipynb", {})
+    build(CASES["released_stubs"], tmp_path / "sub" / "alice" / "sample" / "copy.ipynb", {})
+    out = tmp_path / "r.json"
+    result = grade("sample", str(tmp_path / "sub"), "--json", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    alice = _records(out)["alice"]
+    assert alice["score"] == 6 and any("copy.ipynb" in note for note in alice["notes"]), alice
+
+
+def test_a_test_expecting_an_exception_that_gets_none_fails_and_says_what_was_expected(tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(COURSE, course)
+    suite = course / "autograde/sample/test_sample.py"
+    text = suite.read_text()
+    start = text.index("def test_relu_backward_uses_the_forward_cache")
+    end = text.index("@pytest.mark.points", start)
+    expects_a_raise = (
+        "def test_relu_backward_uses_the_forward_cache(student):\n"
+        "    from cnncourse.grading.proxy import StudentError\n\n"
+        "    with pytest.raises(StudentError):\n"
+        "        student.relu_forward(_data(2, 3, 6))\n\n\n"
+    )
+    suite.write_text(text[:start] + expects_a_raise + text[end:])
+    sub = build(CASES["honest"], tmp_path / "sub" / "alice" / "sample" / "sample.ipynb", {})
+    out = tmp_path / "r.json"
+    result = grade("sample", str(sub), "--course", str(course), "--json", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    tests = {t["name"].rsplit("::", 1)[-1]: t for t in _records(out)["alice"]["tests"]}
+    test = tests["test_relu_backward_uses_the_forward_cache"]
+    assert test["status"] == "failed", test
+    assert (
+        test["message"]
+        == "expected the call to raise an exception, but it returned without raising"
+    )
+
+
+def test_a_gradebook_run_prints_no_library_warning(corpus_run):
+    _records, _paths, process = corpus_run
+    noisy = [line for line in process.stderr.splitlines() if "warn" in line.lower()]
+    assert noisy == [], "\n".join(noisy)

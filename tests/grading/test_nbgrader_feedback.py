@@ -193,3 +193,15 @@ def test_feedback_page_holds_no_hidden_test_source(nbgrader_course, student):
     assert "_data(" in SUITE.read_text() and "_data(" not in text
     leaked = [line for line in _hidden_lines() if line in text]
     assert leaked == [], leaked
+
+
+def test_generate_assignment_after_grading_finds_the_gradebook_unchanged(nbgrader_course):
+    # cnncourse grade registered the notebook's cells as generate_assignment does, so nbgrader
+    # neither refuses ("Cannot add or remove cells ... submissions") nor loses the release
+    course, records = nbgrader_course
+    released = course / "release" / "sample" / "sample.ipynb"
+    before = released.read_text()
+    _nbgrader(course, "generate_assignment", "sample", "--force")
+    assert released.read_text() == before
+    _nbgrader(course, "generate_feedback", "sample", "--force")
+    assert f"Score: {round(records['honest']['score'], 2)}" in _feedback_text(course, "honest")
