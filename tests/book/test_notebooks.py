@@ -18,7 +18,6 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
 
 
 def _toc_files() -> list[str]:
