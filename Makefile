@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 # axe-core, pinned in package-lock.json: the accessibility test injects it into every page
+# (without npm, as with SYSTEM_PACKAGES=skip, the accessibility test skips and says so)
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --ignore-scripts --no-audit --no-fund
+	@if command -v npm >/dev/null 2>&1; then npm ci --ignore-scripts --no-audit --no-fund; \
+	else echo "make test: no npm, so axe-core is not installed and the accessibility test" \
+	  "will skip (apt-get install npm)" >&2; fi
 
 ## make book: build the textbook into _build/html (warnings are errors; executed cells are cached)
 ## (the launch buttons' repository: REPOSITORY_URL=https://github.com/org/repo, else _config.yml's,
