@@ -41,7 +41,6 @@ def test_the_palette_is_okabe_ito_and_every_figure_uses_it():
 
 def _viz_figures():
     rng = np.random.default_rng(0)
-    nodes = {"x": (0, 0, "x", 2.0, -4.0), "f": (1, 0, "f", 4.0, 1.0)}
     return {
         "show_images": viz.show_images(rng.random((3, 5, 5)), titles=["a", "b", "c"]),
         "plot_imagenet_errors": viz.plot_imagenet_errors(),
@@ -49,7 +48,6 @@ def _viz_figures():
             viz.new_figure().subplots(), np.eye(3), title="I"
         ).figure,
         "plot_windows": viz.plot_windows(7, 3, 2, pad=1),
-        "plot_graph": viz.plot_graph(nodes, [("x", "f")], title="f = x^2"),
     }
 
 
