@@ -2,7 +2,8 @@
  * html_js_files in _config.yml; tests/book/test_a11y.py runs axe-core on every page).
  *  - the left sidebar's expand toggles (<summary> holding only an icon): named after the
  *    chapter they open;
- *  - buttons whose aria-label differs from their visible text (search, colour mode): the label
+ *  - buttons and toggles whose aria-label differs from their visible text (search, colour
+ *    mode, sphinx-togglebutton's "Toggle hidden content" on hidden cell outputs): the label
  *    starts with the visible text, so speech users can say what they see;
  *  - the demos' controls (cnncourse.widgets): a dropdown or slider carries no label of its own
  *    (the text beside it is a separate widget), so it gets that text as its aria-label. Widgets
@@ -24,7 +25,7 @@
   }
 
   function matchVisibleText(root) {
-    root.querySelectorAll("button[aria-label]").forEach(function (button) {
+    root.querySelectorAll("button[aria-label], summary[aria-label]").forEach(function (button) {
       var visible = button.innerText.replace(/\s+/g, " ").trim();
       var label = button.getAttribute("aria-label");
       if (visible && label.toLowerCase().indexOf(visible.toLowerCase()) !== 0) {
@@ -64,6 +65,7 @@
   function start() {
     fix(document);
     new MutationObserver(function () {
+      matchVisibleText(document);
       labelDemoControls(document);
       describeDemoPictures(document);
     }).observe(document.body, { childList: true, subtree: true });
