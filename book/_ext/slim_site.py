@@ -6,13 +6,16 @@ only a developer's tools load, and the theme's message catalogues (``.po``, ``.m
 Sphinx reads from the installed theme while it builds, never from the site. Every browser the
 book supports takes the ``.woff2`` listed first in each ``@font-face``, so after the build this
 removes the other formats of any font folder that has ``.woff2`` files, the source maps and
-the catalogues. ``tests/book/test_weight.py`` checks the
+the catalogues. The downloadable executed notebooks (``_sources/**/*.ipynb``) lose their saved
+widget state: it is the page's demo pictures a second time (2.5 MB in all), and in Jupyter a
+demo is drawn again when its cell runs. ``tests/book/test_weight.py`` checks the
 site's weight and, with the browser tests, that no page asks for a removed file.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 
@@ -69,6 +72,13 @@ def compress_figures(images: Path) -> None:
             path.write_bytes(smaller)
 
 
+def drop_widget_state(sources: Path) -> None:
+    for path in sources.rglob("*.ipynb"):
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        if notebook.get("metadata", {}).pop("widgets", None) is not None:
+            path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
 def remove_unused_static_files(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
@@ -80,6 +90,7 @@ def remove_unused_static_files(app, exception) -> None:
             folder.rmdir()  # left empty (the catalogues' locales/<language>/LC_MESSAGES)
     drop_icon_script(Path(app.outdir))
     compress_figures(Path(app.outdir) / "_images")
+    drop_widget_state(Path(app.outdir) / "_sources")
 
 
 def setup(app):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import json
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -65,6 +66,21 @@ def test_slim_site_removes_only_what_no_browser_loads(tmp_path):
 
 
 @pytest.mark.book
+def test_downloaded_notebooks_keep_their_outputs_but_not_the_widget_state(tmp_path):
+    notebook = {
+        "cells": [{"cell_type": "code", "outputs": [{"output_type": "stream", "text": "4"}]}],
+        "metadata": {"widgets": {"state": {"m": "x" * 1000}}, "kernelspec": {"name": "py"}},
+    }
+    path = tmp_path / "book" / "ch.ipynb"
+    path.parent.mkdir()
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+    _slim_site().drop_widget_state(tmp_path)
+    slimmed = json.loads(path.read_text(encoding="utf-8"))
+    assert "widgets" not in slimmed["metadata"], slimmed["metadata"]
+    assert slimmed["cells"] == notebook["cells"]
+    assert slimmed["metadata"]["kernelspec"] == {"name": "py"}
+
+
 def test_the_whole_site_is_at_most_15_mb(html_root):
     sizes = {p: p.stat().st_size for p in html_root.rglob("*") if p.is_file()}
     total = sum(sizes.values())
