@@ -132,3 +132,16 @@ def test_released_stubs_score_zero_as_not_implemented(results, a):
     assert set(statuses.values()) == {"not_implemented"}, statuses
     assert record["score"] == 0
     assert results[a]["nbgrader"]["released"]["score"] == 0
+
+
+@pytest.mark.parametrize("a", corpus.ASSIGNMENTS)
+def test_no_hidden_test_breaks_on_a_corpus_submission(results, a):
+    """Every outcome is the student's (passed, failed, error...), never the grader's own."""
+    broken = {
+        (t["name"].split("::")[-1], name, t.get("detail", "")[:200])
+        for name, record in results[a]["cnncourse"].items()
+        for t in record["tests"]
+        if t["status"] == "grader_error"
+    }
+    unknown = {b for b in broken if (a, b[0]) not in corpus.KNOWN_GRADER_ERRORS}
+    assert not unknown, sorted(unknown)
