@@ -552,16 +552,17 @@ BUGS = (
         "size_float",
         "ans_conv_output_size",
         "returns (H - HH + 2 pad) / stride + 1 as a float (28.0); the cell asks for an int, "
-        "and the solution's conv and pooling, which call it, cannot build arrays of that size",
+        "and the solution's conv and pooling, which call it, cannot build arrays of that size "
+        "(it still raises ValueError where it should)",
         cells=frozenset(
             {
-                "conv_output_size",
                 "conv_forward",
                 "conv_backward",
                 "max_pool_forward",
                 "max_pool_backward",
             }
         ),
+        tests=frozenset({"test_output_size_values"}),
         base=2,
         edits=(("return int(size)", "return size"),),
     ),

@@ -64,11 +64,9 @@ def dropout_forward(x, dropout_param):
     out = x * keep.astype(x.dtype) * scale
     return out, [mode, keep, scale]
 """,
-    # torch's generator for the mask (allowed: only torch's dropout is forbidden)
+    # numpy's Philox bit generator behind an explicit Generator (the cell allows numpy only:
+    # torch is not in the grader's sandbox); a slotted cache object
     """
-import torch
-
-
 class DropoutCache:
     __slots__ = ("keep", "keep_prob", "train")
 
@@ -81,12 +79,9 @@ def dropout_forward(x, dropout_param):
     train = dropout_param["mode"] == "train"
     if not train:
         return x[...], DropoutCache(None, keep_prob, False)
-    g = torch.Generator()
-    if dropout_param.get("seed") is not None:
-        g.manual_seed(int(dropout_param["seed"]))
-    else:
-        g.seed()
-    keep = (torch.rand(x.shape, generator=g, dtype=torch.float64) < keep_prob).numpy()
+    seed = dropout_param.get("seed")
+    bits = np.random.Philox(None if seed is None else int(seed))
+    keep = np.random.Generator(bits).random(x.shape, dtype=np.float64) < keep_prob
     out = np.zeros_like(x)
     out[keep] = x[keep] / keep_prob
     return out, DropoutCache(keep, keep_prob, True)
@@ -253,7 +248,7 @@ BUGS = (
         edits=(('out = (x * cache["mask"]).astype(x.dtype)', 'out = x * cache["mask"]'),),
     ),
     Bug(
-        "float32_upcast_torch",
+        "float32_upcast_philox",
         FWD,
         "builds the output in float64 whatever x's dtype",
         tests=frozenset({F32}),
@@ -269,12 +264,12 @@ BUGS = (
         edits=(("else np.random.default_rng(seed)", "else np.random.default_rng()"),),
     ),
     Bug(
-        "keeps_with_drop_probability_torch",
+        "keeps_with_drop_probability_philox",
         FWD,
-        "torch.rand(...) < 1 - keep_prob: the drop rate again",
+        "Generator.random(...) < 1 - keep_prob: the drop rate again",
         tests=frozenset({"test_train_keep_fraction", KEPT}),
         base=4,
-        edits=(("< keep_prob).numpy()", "< 1 - keep_prob).numpy()"),),
+        edits=(("< keep_prob\n", "< 1 - keep_prob\n"),),
     ),
     Bug(
         "keeps_with_drop_probability_legacy",
@@ -387,8 +382,8 @@ ASSIGNMENT = Assignment(
         ("float32_upcast", "backward_mask_as_bool"),
         ("seeds_only_once", "backward_mask_as_bool"),
         ("keeps_with_drop_probability_legacy", "backward_mask_as_bool"),
-        ("float32_upcast_torch", "backward_mask_of_dout"),
-        ("keeps_with_drop_probability_torch", "backward_mask_of_dout"),
+        ("float32_upcast_philox", "backward_mask_of_dout"),
+        ("keeps_with_drop_probability_philox", "backward_mask_of_dout"),
         ("not_inverted_rows", "backward_masks_test_mode"),
         ("ignores_seed_rows", "backward_not_scaled_rows"),
     ),
