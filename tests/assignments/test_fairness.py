@@ -2,13 +2,14 @@
 
 The corpus (``corpus/``, see its README) holds, for every graded function of the five
 assignments, at least five correct implementations in different styles and at least three
-realistic bugs. All of it is graded once per session by both graders (``corpus.results``):
-``cnncourse grade`` and a real ``nbgrader autograde``. Each submission's points per test
-cell must be what its declaration says: full marks where nothing is broken, nothing for a
-cell a bug breaks, and for a bug that breaks single hidden tests, the cell's points less
-theirs (in nbgrader, which scores a cell all or nothing, the whole cell; see
-``corpus.NBGRADER_PARTIAL_CREDIT``). Where a grader is known to misjudge a submission, the
-test is an expected failure that names the cause (``corpus.KNOWN_GRADER_ISSUES``).
+realistic bugs. All of it is graded once per session by ``cnncourse grade`` (one
+``--jobs 2`` run per assignment, ``corpus.results.graded_cnncourse``). Each submission's
+points per test cell must be what its declaration says: full marks where nothing is broken,
+nothing for a cell a bug breaks, and for a bug that breaks single hidden tests, the cell's
+points less theirs. Where the grader is known to misjudge a submission, the test is a strict
+expected failure that names the cause (``corpus.KNOWN_GRADER_ISSUES``). The same checks
+against ``nbgrader autograde``, and the two graders' agreement cell by cell, are in
+``corpus/nbgrader_pending.py`` (not collected yet; its docstring says why and how).
 """
 
 from __future__ import annotations
@@ -18,22 +19,23 @@ import ast
 import corpus
 import pytest
 from assignment_course import suite_markers
-from corpus.results import graded
+from corpus.graders import cells_of
+from corpus.results import graded_cnncourse
 
 pytestmark = pytest.mark.slow
 
 CASES = [(a, name) for a in corpus.ASSIGNMENTS for name in corpus.submissions(a)]
 
 
-def _param(a: str, name: str, grader: str):
-    why = corpus.KNOWN_GRADER_ISSUES.get((a, name, grader))
+def _param(a: str, name: str):
+    why = corpus.KNOWN_GRADER_ISSUES.get((a, name, "cnncourse"))
     marks = [pytest.mark.xfail(reason=why, strict=True)] if why else []
-    return pytest.param(a, name, grader, marks=marks, id=f"{a}-{name}-{grader}")
+    return pytest.param(a, name, marks=marks, id=f"{a}-{name}")
 
 
 @pytest.fixture(scope="session")
 def results(tmp_path_factory):
-    return graded(tmp_path_factory.mktemp("corpus"))
+    return graded_cnncourse(tmp_path_factory.mktemp("corpus"))
 
 
 def _functions(source: str) -> list[str]:
@@ -54,6 +56,14 @@ def test_every_answer_cell_has_five_styles_defining_its_names(a):
         for k, source in enumerate(styles):
             missing = set(_functions(solution[cell])) - set(_functions(source))
             assert not missing, f"{cell} style {k} does not define {sorted(missing)}"
+
+
+@pytest.mark.parametrize("a", corpus.ASSIGNMENTS)
+def test_at_least_forty_submissions(a):
+    subs = corpus.submissions(a)
+    kinds = {s.kind for s in subs.values()}
+    assert len(subs) >= 40, f"{a}: {len(subs)} submissions"
+    assert {"solution", "released", "style", "bug", "combo"} <= kinds, kinds
 
 
 @pytest.mark.parametrize("a", corpus.ASSIGNMENTS)
@@ -97,31 +107,19 @@ def test_two_bugs_of_one_group_share_a_base(a):
 # ---------------------------------------------------------------- the grades
 
 
-def _cells(a, name, grader, results) -> dict[str, float]:
-    if grader == "cnncourse":
-        record = results[a]["cnncourse"][name]
-        assert record["status"] == "graded", record.get("notes")
-        return corpus.graders.cells_of(record)
-    return {c: score for c, (score, _) in results[a]["nbgrader"][name]["cells"].items()}
-
-
-@pytest.mark.parametrize(
-    ("a", "name", "grader"),
-    [_param(a, n, g) for a, n in CASES for g in ("cnncourse", "nbgrader")],
-)
-def test_submission_gets_the_points_its_bugs_leave(results, a, name, grader):
+@pytest.mark.parametrize(("a", "name"), [_param(a, n) for a, n in CASES])
+def test_submission_gets_the_points_its_bugs_leave(results, a, name):
     sub = results[a]["subs"][name]
-    got = _cells(a, name, grader, results)
-    want = sub.expected(grader)
+    record = results[a]["cnncourse"][name]
+    assert record["status"] == "graded", record.get("notes")
+    got = cells_of(record)
+    want = sub.expected("cnncourse")
     wrong = {c: (got.get(c), w) for c, w in want.items() if got.get(c) != pytest.approx(w)}
-    detail = ""
-    if grader == "cnncourse" and wrong:
-        record = results[a]["cnncourse"][name]
-        detail = [
-            (t["name"].split("::")[-1], t["status"], t["message"][:200])
-            for t in record["tests"]
-            if t["grade_id"] in wrong
-        ]
+    detail = [
+        (t["name"].split("::")[-1], t["status"], t["message"][:200])
+        for t in record["tests"]
+        if t["grade_id"] in wrong
+    ]
     assert not wrong, f"{sub.why}\ncell: (got, expected) {wrong}\n{detail}"
 
 
@@ -131,7 +129,6 @@ def test_released_stubs_score_zero_as_not_implemented(results, a):
     statuses = {t["name"].split("::")[-1]: t["status"] for t in record["tests"]}
     assert set(statuses.values()) == {"not_implemented"}, statuses
     assert record["score"] == 0
-    assert results[a]["nbgrader"]["released"]["score"] == 0
 
 
 @pytest.mark.parametrize("a", corpus.ASSIGNMENTS)

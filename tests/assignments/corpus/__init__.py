@@ -110,7 +110,7 @@ class Submission:
         }
 
     def partly_broken(self) -> set[str]:
-        """Cells that lose some but not all of their points (scored differently today)."""
+        """Cells that lose some but not all of their points (partial credit in both graders)."""
         cells = cell_points(self.assignment)
         got = self.expected("cnncourse")
         return {c for c in cells if 0 < got[c] < cells[c]}

@@ -1,7 +1,9 @@
-"""Grade the whole corpus once per test session, with both graders, and keep the results.
+"""Grade the whole corpus once per test session and keep the results.
 
-``test_fairness.py`` and ``test_agreement.py`` both read :func:`graded`; the first call
-grades, later calls (from either module) reuse its results.
+:func:`graded_cnncourse` runs ``cnncourse grade`` only (one ``--jobs 2`` run per
+assignment, about 0.5 s of CPU per submission): ``test_fairness.py`` reads it.
+:func:`graded` adds ``nbgrader autograde`` (about 6 s of CPU per notebook), which
+``nbgrader_pending.py`` reads. The first call grades, later calls reuse its results.
 """
 
 from __future__ import annotations
@@ -16,33 +18,40 @@ from corpus.graders import prepare, run_cnncourse, run_nbgrader
 _CACHE: dict = {}
 
 
-def graded(root: Path) -> dict[str, dict]:
-    """assignment -> {"subs": name -> Submission, "cnncourse": name -> record,
-    "nbgrader": name -> result, "seconds": {"cnncourse": s, "nbgrader": s}}."""
+def graded_cnncourse(root: Path) -> dict[str, dict]:
+    """assignment -> {"subs": name -> Submission, "course": its folder,
+    "cnncourse": name -> record, "seconds": {"cnncourse": s}}."""
     if not _CACHE:
-        _CACHE.update(_grade_all(root))
+        for a in ASSIGNMENTS:
+            subs = submissions(a)
+            course = prepare(root, a, subs)
+            seconds, records = run_cnncourse(course, a, jobs=2)
+            _CACHE[a] = {
+                "subs": subs,
+                "course": course,
+                "cnncourse": records,
+                "seconds": {"cnncourse": seconds},
+            }
     return _CACHE
 
 
-def _grade_all(root: Path) -> dict[str, dict]:
-    subs: dict[str, dict[str, Submission]] = {a: submissions(a) for a in ASSIGNMENTS}
-    courses = {a: prepare(root, a, subs[a]) for a in ASSIGNMENTS}
-    out = {a: {"subs": subs[a], "seconds": {}} for a in ASSIGNMENTS}
+def graded(root: Path) -> dict[str, dict]:
+    """:func:`graded_cnncourse`'s results, plus "nbgrader": name -> result and its seconds."""
+    out = graded_cnncourse(root)
+    pending = [a for a in ASSIGNMENTS if "nbgrader" not in out[a]]
 
-    def nbgrader(a):
-        seconds, result = run_nbgrader(courses[a], a)
+    def nbgrader(a: str) -> None:
+        seconds, result = run_nbgrader(out[a]["course"], a)
         out[a]["nbgrader"], out[a]["seconds"]["nbgrader"] = result, seconds
 
-    # nbgrader runs one notebook at a time: two assignments at once keep both cores busy,
-    # and `cnncourse grade` (two workers) runs beside them
+    # nbgrader runs one notebook at a time: two assignments at once keep both cores busy
     start = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:
-        pending = [pool.submit(nbgrader, a) for a in ASSIGNMENTS]
-        for a in ASSIGNMENTS:
-            seconds, records = run_cnncourse(courses[a], a, jobs=2)
-            out[a]["cnncourse"], out[a]["seconds"]["cnncourse"] = records, seconds
-        for job in pending:
+        for job in [pool.submit(nbgrader, a) for a in pending]:
             job.result()
-    for a in ASSIGNMENTS:
+    for a in pending:
         out[a]["seconds"]["total"] = time.perf_counter() - start
     return out
+
+
+__all__ = ["Submission", "graded", "graded_cnncourse"]
