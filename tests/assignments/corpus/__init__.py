@@ -41,18 +41,8 @@ _TEST_MODE_STATE = (
     "mode go unnoticed: cnncourse/checks/batchnorm.py's forward_test_mode group compares "
     "the output only"
 )
-_EPS_NORM_ERROR = (
-    "cnncourse/checks/optimizers.py compares next_w by the norm-based rel_error of the whole "
-    "array (max|a - e| / (max|a| + max|e|), float64 tolerance of the spec); with epsilon "
-    "1e-8 in every float64 case, sqrt(cache + eps) in place of sqrt(cache) + eps moves the "
-    "weights far less than that: a case with a larger epsilon (1e-4) would catch it"
-)
 _MISJUDGED = {
     ("batchnorm", "running_stats_updated_in_test_mode"): _TEST_MODE_STATE,
-    ("optimizers", "rmsprop_eps_inside_sqrt"): _EPS_NORM_ERROR,
-    ("optimizers", "momentum_classic+rmsprop_eps_inside_sqrt"): _EPS_NORM_ERROR,
-    ("optimizers", "adam_eps_inside_sqrt"): _EPS_NORM_ERROR,
-    ("optimizers", "adam_eps_inside_sqrt+rmsprop_decay_swapped"): _EPS_NORM_ERROR,
 }
 KNOWN_GRADER_ISSUES: dict[tuple[str, str, str], str] = {
     (a, name, grader): why
