@@ -34,21 +34,10 @@ NBGRADER_PARTIAL_CREDIT = True
 # Where a grader is known to misjudge a corpus submission (reported, not yet fixed):
 # (assignment, submission, grader) -> the cause. The fairness test of that triple is an
 # expected failure (strict: it fails once the grader is fixed, so this entry goes). Both
-# graders run the same specification (cnncourse/checks/<a>.py), so each cause applies to
-# both; the nbgrader entries are reasoned from that, not yet measured (nbgrader_pending.py).
-_TEST_MODE_STATE = (
-    "no case reads bn_param after a test-mode call, so running statistics changed in test "
-    "mode go unnoticed: cnncourse/checks/batchnorm.py's forward_test_mode group compares "
-    "the output only"
-)
-_MISJUDGED = {
-    ("batchnorm", "running_stats_updated_in_test_mode"): _TEST_MODE_STATE,
-}
-KNOWN_GRADER_ISSUES: dict[tuple[str, str, str], str] = {
-    (a, name, grader): why
-    for (a, name), why in _MISJUDGED.items()
-    for grader in ("cnncourse", "nbgrader")
-}
+# graders run the same specification (cnncourse/checks/<a>.py), so a cause in it applies to
+# both. None today: every corpus submission gets what its declaration says from
+# `cnncourse grade` (nbgrader's side is still to be measured: nbgrader_pending.py).
+KNOWN_GRADER_ISSUES: dict[tuple[str, str, str], str] = {}
 
 
 # Hidden tests known to break (status grader_error) on some corpus submission:
