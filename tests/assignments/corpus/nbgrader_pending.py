@@ -2,8 +2,12 @@
 
 NOT COLLECTED YET (the file name does not start with ``test_``): ``nbgrader autograde`` costs
 about 6 s of CPU per notebook, about 25 minutes of CPU for the whole corpus (227 notebooks),
-and these tests have not yet been run against the specification-driven hidden blocks
-(partial credit per cell: the test cell's last value is the points its passing groups earn).
+and these tests have not yet been run over the whole corpus against the specification-driven
+hidden blocks (partial credit per cell: the test cell's last value is the points its passing
+groups earn). A spot check of five submissions (batchnorm: the solution, the released stubs,
+running_stats_updated_in_test_mode; optimizers: adam_eps_inside_sqrt and
+rmsprop_eps_inside_sqrt, which lose part of a cell) gave, per cell, the points ``expected``
+says and the same points as ``cnncourse grade``.
 ``test_fairness.py`` runs the ``cnncourse grade`` half in every ``make test``.
 
 To enable it:
