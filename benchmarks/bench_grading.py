@@ -1,11 +1,21 @@
 """Grade the same submissions with ``nbgrader autograde`` and ``cnncourse grade``.
 
-Builds a real nbgrader course in a temporary folder from the grader's sample assignment
-(tests/grading/course), makes N submissions (honest ones, plus a few wrong ones), grades
-them with both tools in this one run, checks that the scores agree on the honest ones, and
-prints the time per submission of each and their ratio (median of --rounds rounds).
+Two parts, both in this one run:
+
+- the sample assignment: builds a real nbgrader course in a temporary folder from the
+  grader's sample assignment (tests/grading/course), makes N submissions (honest ones, plus
+  a few wrong ones), grades them with both tools, checks that the scores agree on the
+  honest ones;
+- the five real assignments: for each, its whole fairness corpus
+  (tests/assignments/corpus: correct styles, bugs, the solution and the released stubs,
+  40 to 50 submissions) in a course of its own, graded by both tools, the points compared
+  cell by cell.
+
+Each part prints the time per submission of each tool and their ratio (median of --rounds
+rounds), one line per assignment.
 
     python benchmarks/bench_grading.py [--students 20] [--rounds 1] [--jobs CORES] [--gradebook]
+                                       [--only sample|real] [--assignments conv,dropout]
 
 Each tool runs as one command over all N submissions, as an instructor runs it, so each pays
 its own start-up once (nbgrader: importing nbconvert and friends; cnncourse: the isolation
@@ -23,6 +33,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -33,7 +44,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "grading"))
+sys.path.insert(0, str(ROOT / "tests" / "assignments"))
 
+import corpus  # noqa: E402
+from corpus.graders import cells_of, prepare, submitted  # noqa: E402
 from grading_corpus import CASES, COURSE, build  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -105,6 +119,89 @@ def time_cnncourse(
     return elapsed / len(kinds), scores
 
 
+def real_course(folder: Path, a: str) -> tuple[Path, dict]:
+    """A course with assignment ``a`` released and its whole fairness corpus submitted."""
+    subs = corpus.submissions(a)
+    course = prepare(folder, a, subs)
+    # nbgrader reads nbgrader_config.py from its working folder; the file sets the course root
+    _nbgrader(course / "autograde", "generate_assignment", a, "--force")
+    return course, subs
+
+
+def nbgrader_cells(course: Path, a: str) -> dict[str, dict[str, float]]:
+    from nbgrader.api import Gradebook
+
+    cells = {}
+    with Gradebook(f"sqlite:///{course / 'autograde' / 'gradebook.db'}", "cnncourse") as gb:
+        for sub in gb.assignment_submissions(a):
+            notebook = gb.find_submission_notebook(a, a, sub.student.id)
+            cells[sub.student.id] = {g.name: g.score for g in notebook.grades}
+    return cells
+
+
+def _run(command: list[str], cwd: Path | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and every process it waited for)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])} failed:\n{result.stderr[-3000:]}")
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu
+
+
+def time_real(course: Path, a: str, jobs: int) -> tuple[tuple, tuple, dict, dict]:
+    """((wall, cpu) of nbgrader, (wall, cpu) of cnncourse, cells of each) over all students."""
+    shutil.rmtree(course / "autograde" / "autograded", ignore_errors=True)
+    nbgrader = _run([str(BIN / "nbgrader"), "autograde", a, "--force"], cwd=course / "autograde")
+    out = course / "cnncourse.json"
+    ours = _run(
+        [sys.executable, "-m", "cnncourse", "grade", a, str(submitted(course)),
+         "--course", str(course), "--json", str(out), "--jobs", str(jobs), "--force"],
+    )  # fmt: skip
+    records = {r["student"]: cells_of(r) for r in json.loads(out.read_text())["submissions"]}
+    return nbgrader, ours, nbgrader_cells(course, a), records
+
+
+def real(args) -> int:
+    """The five real assignments, each over its fairness corpus."""
+    names = args.assignments.split(",") if args.assignments else list(corpus.ASSIGNMENTS)
+    print(f"fairness corpus, {args.rounds} round(s), cnncourse --jobs {args.jobs}; seconds per "
+          "submission, wall clock (CPU time of all processes in brackets)")  # fmt: skip
+    print(f"  {'assignment':<11}{'subs':>5}{'nbgrader':>18}{'cnncourse':>18}{'ratio':>8}"
+          f"{'CPU ratio':>11}  cells that differ")  # fmt: skip
+    ratios, failed = [], False
+    with tempfile.TemporaryDirectory() as tmp:
+        for a in names:
+            course, subs = real_course(Path(tmp), a)
+            n = len(subs)
+            nb_runs, cc_runs = [], []
+            for _ in range(args.rounds):
+                nb_run, cc_run, nb_cells, cc_cells = time_real(course, a, args.jobs)
+                nb_runs.append(nb_run)
+                cc_runs.append(cc_run)
+            differ = {
+                name
+                for name in subs
+                for cell, points in cc_cells[name].items()
+                if abs(points - nb_cells[name][cell]) > 1e-9
+            }
+            unexplained = sorted(n for n in differ if not corpus.expected_disagreement(a, n))
+            failed |= bool(unexplained)
+            (nb, nb_cpu), (cc, cc_cpu) = (
+                [statistics.median(x) / n for x in zip(*runs, strict=True)]
+                for runs in (nb_runs, cc_runs)
+            )
+            ratios.append(nb / cc)
+            note = unexplained or f"{len(differ)} submissions, all expected"
+            print(f"  {a:<11}{n:>5}{nb:>9.3f} ({nb_cpu:.3f}){cc:>9.3f} ({cc_cpu:.3f})"
+                  f"{nb / cc:>7.1f}x{nb_cpu / cc_cpu:>10.1f}x  {note}")  # fmt: skip
+    print(f"lowest ratio {min(ratios):.1f}x (target >= 10x on every assignment)")
+    return 1 if failed else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=20)
@@ -115,7 +212,19 @@ def main() -> int:
         action="store_true",
         help="cnncourse also writes an nbgrader gradebook and autograded notebooks",
     )
+    parser.add_argument("--only", choices=("sample", "real"), help="run one part only")
+    parser.add_argument("--assignments", help="comma-separated real assignments (default all)")
     args = parser.parse_args()
+    status = 0
+    if args.only != "real":
+        status |= sample(args)
+    if args.only != "sample":
+        status |= real(args)
+    return status
+
+
+def sample(args) -> int:
+    """The sample assignment, N generated submissions."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         kinds = make_course(folder, args.students)

@@ -2,8 +2,8 @@
 
 Train-mode outputs; the running averages, read back from the student's ``bn_param`` after
 each call (it must be updated in place: the function returns only ``(out, cache)``); test
-mode with given running statistics; both backward passes on the student's own caches; the
-spatial version; in float64 and float32.
+mode with given running statistics, which it must leave as they are; both backward passes
+on the student's own caches; the spatial version; in float64 and float32.
 """
 
 from __future__ import annotations
@@ -37,14 +37,10 @@ def _train(t) -> None:
         _running(t, after[3], theirs, "after one train-mode call")
 
 
-def _running(t, mine, theirs, when: str) -> None:
+def _running(t, mine, theirs, when: str, hint: str = "running") -> None:
     for key in ("running_mean", "running_var"):
-        t.require(
-            isinstance(mine, dict) and key in mine,
-            f"bn_param has no {key!r} {when}",
-            "running",
-        )
-        t.close(mine[key], theirs[key], f"{key} {when}", hint="running")
+        t.require(isinstance(mine, dict) and key in mine, f"bn_param has no {key!r} {when}", hint)
+        t.close(mine[key], theirs[key], f"{key} {when}", hint=hint)
 
 
 def _running_averages(t) -> None:
@@ -67,9 +63,11 @@ def _test_mode(t) -> None:
         "running_var": (0.5 + rng.random(C)).astype(t.dtype),
     }
     fn = f"{t['layer']}forward"
-    out, _ = t.parts(t.call(fn, x, gamma, beta, {"mode": "test", **stats}), 2, "(out, cache)")
+    result, after = t.call_after(fn, x, gamma, beta, {"mode": "test", **stats})
+    out, _ = t.parts(result, 2, "(out, cache)")
     want = _ref(t, "forward")(x, gamma, beta, {"mode": "test", **stats})[0]
     t.close(out, want, "test-mode out")
+    _running(t, after[3], stats, "after a test-mode call", "test-mode state")
 
 
 _FORWARD = {"train": _train, "running": _running_averages, "test": _test_mode}
@@ -99,6 +97,9 @@ _RUNNING_HINT = (
     "after each training batch: running_mean = momentum * running_mean + (1 - momentum) * "
     "mean, likewise running_var; write both back into the bn_param dict you were given."
 )
+_TEST_STATE_HINT = (
+    "test mode only reads running_mean and running_var: leave them in bn_param as they were."
+)
 
 BATCHNORM_FORWARD = Check(
     grade_id="batchnorm_forward",
@@ -109,6 +110,7 @@ BATCHNORM_FORWARD = Check(
         "running": _RUNNING_HINT,
         "test-mode out": "in test mode use bn_param's running_mean and running_var, not the "
         "batch's.",
+        "test-mode state": _TEST_STATE_HINT,
         "returns": "return (out, cache).",
     },
     groups=(
@@ -213,6 +215,7 @@ SPATIAL_BATCHNORM_FORWARD = Check(
         "default": _SPATIAL_HINT,
         "running": "batchnorm_forward updates running_mean and running_var in bn_param; pass "
         "it the same bn_param dict.",
+        "test-mode state": _TEST_STATE_HINT,
         "returns": "return (out, cache).",
     },
     groups=(

@@ -101,6 +101,7 @@ RMSPROP = _rule_check(
             case(30, config=_rmsprop(1e-2, 0.99), w=(4, 5), steps=10, visible=True),
             case(31, config=_rmsprop(1e-3, 0.9), w=(4, 5), steps=10),
             case(32, config=_rmsprop(0.1, 0.5), w=(4, 5), steps=10),
+            case(33, config=_rmsprop(1e-2, 0.99, 1e-4), w=(4, 5), steps=10),  # where eps goes
         ),
         group(
             "rmsprop_float32",
@@ -133,6 +134,9 @@ ADAM = _rule_check(
                 )
                 for k, lr in enumerate([1e-3, 1e-2, 0.1])
             ),
+            case(
+                53, config={**ADAM_CONFIG, "epsilon": 1e-4}, w=(4, 5), steps=1, state=_WEIGHTS_ONLY
+            ),
         ),
         group(
             "adam_many_steps",
@@ -144,6 +148,9 @@ ADAM = _rule_check(
                 w=(4, 5),
                 steps=15,
                 state=_WEIGHTS_ONLY,
+            ),
+            case(
+                62, config={**ADAM_CONFIG, "epsilon": 1e-4}, w=(4, 5), steps=15, state=_WEIGHTS_ONLY
             ),
         ),
         group(  # the moments before bias correction and the step count, as config keeps them
