@@ -9,6 +9,8 @@ sandboxed child.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 import sys
 import tomllib
@@ -34,12 +36,33 @@ VERDICTS = {
     ("numpy._core._multiarray_umath", "correlate2"): "forbidden in conv",
     # finite differences of sampled values: no function is differentiated
     ("numpy", "gradient"): "allowed",
+    # the masked-array versions of the two 1-D convolutions
+    ("numpy.ma.core", "convolve"): "forbidden in conv",
+    ("numpy.ma.core", "correlate"): "forbidden in conv",
+    # applies the function it is given (numpy.convolve or numpy.correlate, both forbidden)
+    ("numpy.ma.core", "_convolve_or_correlate"): "allowed",
+    # a Fortran-parsing hook of f2py; "backward" only in its name
+    ("numpy.f2py.crackfortran", "character_backward_compatibility_hook"): "allowed",
 }
 CONV_FORBIDDEN = tomllib.loads((REPO / "autograde/conv/assignment.toml").read_text())["forbidden"]
 
 
+# numpy's own tests, build helpers, typing stubs and command-line entry points (which exit)
+_NOT_LIBRARY = re.compile(
+    r"tests|conftest|distutils|_pyinstaller|typing|_build_utils|cversions|__main__|_configtool"
+)
+
+
+def _import_all_of_numpy() -> None:
+    """Import every submodule of numpy, so the search does not depend on what ran before."""
+    for info in pkgutil.walk_packages(numpy.__path__, "numpy."):
+        if not _NOT_LIBRARY.search(info.name):
+            importlib.import_module(info.name)
+
+
 def _numpy_routines() -> dict[tuple[str, str], list[str]]:
     """(defining module, name) -> every public or private path under numpy that reaches it."""
+    _import_all_of_numpy()
     found: dict[tuple[str, str], list[str]] = {}
     for module_name, module in sorted(sys.modules.items()):
         if not module_name.startswith("numpy") or module is None:
