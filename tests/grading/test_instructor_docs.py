@@ -359,7 +359,7 @@ def _manual_ids() -> list[str]:
 
 
 @pytest.mark.skip(
-    reason="in the full suite playwright's sync API meets the book tests' asyncio loop; runs alone (issue 14 note)"
+    reason="in the full suite playwright's sync API meets the book tests' asyncio loop (issue 14)"
 )
 def test_formgrader_lists_the_class_and_takes_a_hand_grade(term, jupyter, browser):
     from nbgrader.api import Gradebook
@@ -404,7 +404,7 @@ def test_formgrader_lists_the_class_and_takes_a_hand_grade(term, jupyter, browse
 
 
 @pytest.mark.skip(
-    reason="in the full suite playwright's sync API meets the book tests' asyncio loop; runs alone (issue 14 note)"
+    reason="in the full suite playwright's sync API meets the book tests' asyncio loop (issue 14)"
 )
 def test_grading_again_keeps_the_hand_grade_of_an_unchanged_notebook(term):
     from nbgrader.api import Gradebook
