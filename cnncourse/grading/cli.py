@@ -10,6 +10,7 @@ from pathlib import Path
 from cnncourse.grading import results
 from cnncourse.grading.assignment import AssignmentError, load_assignment
 from cnncourse.grading.autograded import nbgrader_course, write_autograded
+from cnncourse.grading.gradebook_locks import database_url
 from cnncourse.grading.report import write_feedback
 from cnncourse.grading.sandbox import (
     INSTALL_BUBBLEWRAP,
@@ -43,7 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, help="results file (also what a re-run resumes)")
     parser.add_argument("--csv", type=Path, help="class CSV: one row per student")
     parser.add_argument("--feedback", type=Path, help="folder for one HTML page per student")
-    parser.add_argument("--gradebook", help="nbgrader gradebook URL, e.g. sqlite:///gradebook.db")
+    parser.add_argument(
+        "--gradebook",
+        help="nbgrader gradebook URL: sqlite:///gradebook.db, or postgresql://USER@HOST/DB "
+        "for one gradebook shared by several graders",
+    )
     parser.add_argument(
         "--isolation",
         choices=["auto", *LEVELS],
@@ -60,6 +65,11 @@ def _error(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.gradebook:
+        try:
+            args.gradebook = database_url(args.gradebook)
+        except ValueError as exc:
+            return _error(f"--gradebook: {exc}")
     # started first: the probe and the gradebook's process run while the suite loads
     gradebook = results.GradebookProcess(args.gradebook) if args.gradebook else None
     try:
