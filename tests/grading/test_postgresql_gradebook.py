@@ -18,7 +18,7 @@ from conftest import CLI, grade
 from grading_corpus import CASES, COURSE, SOURCE, build
 from postgres_server import PostgresServer, missing_message, server_binaries
 
-from cnncourse.grading.gradebook_locks import held, student_key
+from cnncourse.grading.gradebook_locks import SCHEMA, held, student_key
 
 pytestmark = pytest.mark.skipif(server_binaries() is None, reason=missing_message())
 
@@ -174,9 +174,13 @@ def test_two_processes_grading_different_students_lose_nothing(server, tmp_path)
     url = server.url(database)
     classes = {"first": {"ada": CLASS["ada"]}, "second": {"bo": CLASS["bo"]}}
     processes = []
-    for name, students in classes.items():
-        _hand_in(tmp_path / name, students)
-        processes.append(_start_grading(tmp_path / name, url))
+    # the test holds the lock of nbgrader's tables until both runs wait for it: then both
+    # set up the gradebook at the same moment
+    with held(url, SCHEMA):
+        for name, students in classes.items():
+            _hand_in(tmp_path / name, students)
+            processes.append(_start_grading(tmp_path / name, url))
+        _wait_for(lambda: server.lock_waiters(database, SCHEMA) == 2, "both runs wait")
     for process in processes:
         _finish(process)
     scores = {student: entry["score"] for student, entry in _snapshot(url).items()}
