@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from conftest import grade
+from grading_corpus import CASES, build
 from postgres_server import PostgresServer, missing_message, server_binaries
 
 from cnncourse.grading.gradebook_locks import (
@@ -88,6 +90,14 @@ def test_database_url_refuses_a_path_object():
 
     with pytest.raises(TypeError, match="url: expected a database URL string, got PosixPath"):
         database_url(Path("gradebook.db"))
+
+
+def test_a_gradebook_url_of_another_database_is_refused_before_grading(tmp_path):
+    build(CASES["honest"], tmp_path / "submitted" / "ada" / "sample" / "sample.ipynb", {})
+    process = grade("sample", str(tmp_path / "submitted"), "--gradebook", "mysql://ta@db/grades")
+    assert process.returncode == 2, process.stderr[-3000:]
+    assert "--gradebook: url: unsupported database 'mysql'" in process.stderr, process.stderr
+    assert "isolation:" not in process.stderr  # nothing was graded
 
 
 # -- keys ---------------------------------------------------------------------------------

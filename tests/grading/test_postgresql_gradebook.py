@@ -158,11 +158,11 @@ def _start_grading(course: Path, url: str) -> subprocess.Popen:
 
 
 def _finish(process: subprocess.Popen) -> None:
-    _stdout, stderr = process.communicate(timeout=300)
+    _stdout, stderr = process.communicate(timeout=600)
     assert process.returncode == 0, stderr.decode()[-3000:]
 
 
-def _wait_for(condition, what: str, timeout: float = 180) -> None:
+def _wait_for(condition, what: str, timeout: float = 400) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting until {what}"
