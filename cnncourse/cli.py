@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "release": ("cnncourse.release", "generate the student notebooks from the instructor sources"),
     "grade": ("cnncourse.grading.cli", "autograde submissions in a sandbox"),
     "check": ("cnncourse.grading.check", "run an exercise notebook's visible self-checks"),
+    "similar": ("cnncourse.grading.similar", "report the submissions whose answers look copied"),
 }
 
 
