@@ -120,7 +120,7 @@ def similarity_report(
         source = load_source(released_path)
     except NotebookError as exc:
         raise ValueError(f"released: {exc}") from None
-    boilerplate = _boilerplate(released_path)
+    boilerplate, given = _boilerplate(released_path)
     answers, skipped = [], {}
     for ref in find_submissions(paths, assignment):
         if ref.problem:
@@ -133,7 +133,7 @@ def similarity_report(
             continue
         cells = tuple((g, found.answers.get(g, "")) for g in source.answer_ids)
         answers.append(_Answers(ref.student, cells, _fingerprints(cells, boilerplate)))
-    return _compare(assignment, threshold, answers, skipped)
+    return _compare(assignment, threshold, answers, given, skipped)
 
 
 def _checked(assignment, submissions, threshold) -> tuple[str, list[Path], float]:
@@ -173,13 +173,16 @@ def _released_path(course, assignment: str, released) -> Path:
     return path
 
 
-def _boilerplate(released: Path) -> set:
-    """Every fingerprint of the released notebook's code cells (no winnowing: all k-grams)."""
-    hashes = set()
+def _boilerplate(released: Path) -> tuple[set, frozenset[str]]:
+    """Every fingerprint of the released notebook's code cells (no winnowing: all k-grams),
+    and their lines (never highlighted in the report)."""
+    hashes, lines = set(), set()
     for cell in read_cells(released):
         if cell["cell_type"] == "code":
-            hashes |= _fingerprint(to_python(cell["source"])).hashes
-    return hashes
+            code = to_python(cell["source"])
+            hashes |= _fingerprint(code).hashes
+            lines |= {line.strip() for line in code.split("\n")}
+    return hashes, frozenset(lines)
 
 
 def _fingerprint(code: str, boilerplate=None):
@@ -204,10 +207,10 @@ def _fingerprints(cells, boilerplate: set) -> tuple:
     return tuple(prints)
 
 
-def _compare(assignment, threshold, answers: list[_Answers], skipped) -> Report:
+def _compare(assignment, threshold, answers: list[_Answers], given, skipped) -> Report:
     scores, pairs = {}, []
     for first, second in itertools.combinations(answers, 2):
-        fractions, cells = _pair(first, second)
+        fractions, cells = _pair(first, second, given)
         scores[first.student, second.student] = fractions
         if max(fractions) >= threshold:
             pairs.append(Pair(first.student, second.student, fractions, cells))
@@ -216,9 +219,9 @@ def _compare(assignment, threshold, answers: list[_Answers], skipped) -> Report:
     return Report(assignment, threshold, students, tuple(pairs), scores, skipped)
 
 
-def _pair(first: _Answers, second: _Answers):
+def _pair(first: _Answers, second: _Answers, given: frozenset[str]):
     """Both fractions, and the cells with matching lines: each answer cell is compared with
-    the same cell of the other notebook."""
+    the same cell of the other notebook. ``given``: the released notebook's lines."""
     from copydetect import compare_files
 
     overlap, cells = [0.0, 0.0], []
@@ -230,8 +233,8 @@ def _pair(first: _Answers, second: _Answers):
         _tokens, (part1, part2), (slices1, slices2) = compare_files(print1, print2)
         overlap[0] += part1 * print1.token_coverage
         overlap[1] += part2 * print2.token_coverage
-        lines1, marked1 = _matched_lines(text1, slices1)
-        lines2, marked2 = _matched_lines(text2, slices2)
+        lines1, marked1 = _matched_lines(text1, slices1, given)
+        lines2, marked2 = _matched_lines(text2, slices2, given)
         cells.append(CellMatch(grade_id, lines1, lines2, marked1, marked2))
     fractions = tuple(
         float(part / own) if own else 0.0
@@ -240,8 +243,9 @@ def _pair(first: _Answers, second: _Answers):
     return fractions, tuple(cells)
 
 
-def _matched_lines(text: str, slices) -> tuple[tuple[str, ...], frozenset[int]]:
-    """The cell's lines, and those holding matched code (not only blanks or a comment)."""
+def _matched_lines(text: str, slices, given) -> tuple[tuple[str, ...], frozenset[int]]:
+    """The cell's lines, and those holding matched code (not only blanks, a comment or a
+    line of the released notebook)."""
     copied = bytearray(len(text))
     for start, end in zip(slices[0], slices[1], strict=True):
         copied[int(start) : int(end)] = b"\x01" * (int(end) - int(start))
@@ -249,7 +253,7 @@ def _matched_lines(text: str, slices) -> tuple[tuple[str, ...], frozenset[int]]:
     marked, offset = set(), 0
     for index, line in enumerate(lines):
         stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
+        if stripped and not stripped.startswith("#") and stripped not in given:
             chars = range(offset, offset + len(line))
             if any(copied[c] and not line[c - offset].isspace() for c in chars):
                 marked.add(index)
@@ -258,7 +262,8 @@ def _matched_lines(text: str, slices) -> tuple[tuple[str, ...], frozenset[int]]:
 
 
 def format_table(report: Report) -> str:
-    """The pairs above the threshold as a text table (the command prints it)."""
+    """The pairs above the threshold as a text table (the command prints it): for each, the
+    fraction of the first student's own code found in the second's, and the other way."""
     head = (
         f"{report.assignment}: {len(report.students)} submissions compared, "
         f"threshold {report.threshold:.0%}"
@@ -272,11 +277,11 @@ def format_table(report: Report) -> str:
         return "\n".join(lines)
     width = max(len(s) for p in report.pairs for s in (p.first, p.second))
     width = max(width, len("student"))
-    lines.append(f"{'student':<{width}}  {'student':<{width}}  {'1 in 2':>6}  {'2 in 1':>6}")
+    lines.append(f"{'first':<{width}}  {'second':<{width}}  1st in 2nd  2nd in 1st")
     for pair in report.pairs:
         lines.append(
             f"{pair.first:<{width}}  {pair.second:<{width}}  "
-            f"{pair.fractions[0]:>6.0%}  {pair.fractions[1]:>6.0%}"
+            f"{pair.fractions[0]:>10.0%}  {pair.fractions[1]:>10.0%}"
         )
     return "\n".join(lines)
 

@@ -113,6 +113,8 @@ def test_the_report_marks_the_copied_lines_on_both_sides(tmp_path):
         f"{disguised!r}... not among the copier's matched lines {right}"
     )
     assert not any(line.startswith("#") for line in right), right
+    stub = _answer_source(released("conv"), "ans_conv_forward").split("\n")
+    assert not {line.strip() for line in stub} & set(left), (left, stub)
 
 
 def test_the_released_stub_alone_is_not_flagged(tmp_path):
