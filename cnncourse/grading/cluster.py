@@ -13,8 +13,8 @@ as a local run's, in a thread of the worker process) grades every task it is giv
 hidden suite is collected once, and while one submission is graded the child of the next
 one starts, as with ``--jobs``. A task hands its submission to that session and leaves the
 worker's thread pool (``secede``), so the worker's next task can hand in the next one; at
-most two submissions wait in a session, the rest wait in Dask. A worker that dies takes no
-grade with it: the scheduler gives its tasks to other workers.
+most three submissions wait in a session (SESSION_SLOTS), the rest wait in Dask. A worker
+that dies takes no grade with it: the scheduler gives its tasks to other workers.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ from cnncourse.grading.sandbox import LEVELS, start_probing, why_not
 EXTRA = "pip install 'cnncourse[cluster]'"
 LOCAL = "local:"
 IDLE_S = 300.0  # a worker's grading session ends after this long without a submission
-SESSION_SLOTS = 2  # submissions held by one session: the one graded, the next one starting
+# submissions held by one session: the one graded, the next one (its child starting) and one
+# more, already in the queue when the first is done (else the next child starts only later)
+SESSION_SLOTS = 3
 
 
 class ClusterError(Exception):
