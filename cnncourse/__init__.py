@@ -25,7 +25,6 @@ _SUBMODULES = {
     "nn",
     "optim",
     "perceptron",
-    "release",
     "summarize",
     "train",
     "transfer",

@@ -24,16 +24,14 @@ The model runs once in eval mode without gradients on a batch of one, on its own
 and dtype. A model built on the meta device (``with torch.device("meta"): ...``) is
 summarized without allocating or computing anything.
 
-The ``cnncourse summary MODEL`` command prints the table (``add_arguments``, ``run``).
+:func:`model_summary` builds a zoo model by name and tabulates it: what ``cnncourse summary MODEL``
+prints.
 """
 
 from __future__ import annotations
 
-import argparse
-import ast
 import html
 import math
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -41,7 +39,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["LayerRow", "Summary", "add_arguments", "run", "summary"]
+__all__ = ["LayerRow", "Summary", "model_summary", "summary"]
 
 # Modules that the slides count as part of the layer before them.
 FOLDED = frozenset(
@@ -193,7 +191,7 @@ class Summary:
         body = ["| " + " | ".join(text.replace("|", "\\|") for text in row) + " |" for row in cells]
         return "\n".join([header, align, *body, "", *self._notes()])
 
-    def _repr_html_(self) -> str:
+    def to_html(self) -> str:
         def tr(texts: Sequence[str], tag: str) -> str:
             tds = "".join(
                 f'<{tag} style="text-align:{"left" if i < 3 else "right"}">'
@@ -210,6 +208,9 @@ class Summary:
             f"<thead>{tr(COLUMNS, 'th')}</thead><tbody>{rows}</tbody>"
             f"<tfoot>{tr(cells[-1], 'th')}</tfoot></table>{notes}</div>"
         )
+
+    def _repr_html_(self) -> str:  # Jupyter shows the table as HTML
+        return self.to_html()
 
     def __str__(self) -> str:
         return self.to_text()
@@ -413,82 +414,27 @@ def summary(
     return Summary(type(model).__name__, size, rows, element_size, uncounted)
 
 
-# ---------------------------------------------------------------------------------------
-# cnncourse summary MODEL
+def model_summary(
+    name: str,
+    input_size: Sequence[int] | None = None,
+    *,
+    fold: bool = True,
+    depth: int | None = None,
+    **options: Any,
+) -> Summary:
+    """The :func:`summary` of the zoo model ``name``, built with the builder's ``options``.
 
+    ``input_size`` defaults to the size the model was designed for. The model is built on
+    torch's meta device (nothing allocated or computed, only shapes flow) unless it runs
+    the course's own layers (``layers="course"``), which need real numbers.
+    What ``cnncourse summary MODEL`` prints.
+    """
+    from cnncourse.models import get_model
+    from cnncourse.models import input_size as designed_size
 
-def _parse_input(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--input must be comma-separated ints such as 3,224,224, got {text!r}"
-        ) from None
-
-
-def _parse_option(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.isidentifier():
-        raise argparse.ArgumentTypeError(
-            f"--option must be KEY=VALUE such as variant=paper, got {text!r}"
-        )
-    try:
-        return key, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return key, value  # a bare word such as paper
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from cnncourse.models import MODELS
-
-    parser.add_argument("model", choices=list(MODELS), metavar="MODEL", help=", ".join(MODELS))
-    parser.add_argument(
-        "--input",
-        type=_parse_input,
-        default=None,
-        metavar="C,H,W",
-        help="input size of one image (default: the size the model was designed for)",
-    )
-    parser.add_argument(
-        "--format", choices=("text", "markdown", "html"), default="text", help="table format"
-    )
-    parser.add_argument(
-        "--depth", type=int, default=None, help="group rows by the first DEPTH name parts"
-    )
-    parser.add_argument(
-        "--no-fold",
-        action="store_true",
-        help="list activations, dropout and batch norm as rows of their own",
-    )
-    parser.add_argument(
-        "--option",
-        type=_parse_option,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="keyword argument of the model builder, e.g. variant=paper or config='C'",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    from cnncourse.models import get_model, input_size
-
-    options = dict(args.option)
-    try:
-        # On the meta device nothing is allocated or computed: only shapes flow.
-        device = "meta" if options.get("layers", "torch") == "torch" else "cpu"
-        with torch.device(device):
-            model = get_model(args.model, **options)
-        table = summary(
-            model,
-            args.input or input_size(args.model),
-            fold=not args.no_fold,
-            depth=args.depth,
-        )
-    except (ValueError, TypeError) as err:
-        print(f"cnncourse summary: error: {err}", file=sys.stderr)
-        return 2
-    table.model_name = args.model
-    render = {"text": table.to_text, "markdown": table.to_markdown, "html": table._repr_html_}
-    print(render[args.format]())
-    return 0
+    device = "meta" if options.get("layers", "torch") == "torch" else "cpu"
+    with torch.device(device):
+        model = get_model(name, **options)
+    table = summary(model, input_size or designed_size(name), fold=fold, depth=depth)
+    table.model_name = name
+    return table

@@ -23,17 +23,15 @@ the result equals one process training on the same batches (up to float rounding
 models without dropout or batch normalization (their randomness and batch statistics are per
 process).
 
-The same module serves ``cnncourse train MODEL --epochs N`` (:func:`add_arguments`,
-:func:`run`).
+:func:`train_zoo` trains a model of the zoo on a course dataset by name: what
+``cnncourse train MODEL --epochs N`` runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -47,7 +45,17 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 from tqdm import tqdm
 
-__all__ = ["History", "Metrics", "add_arguments", "evaluate", "fit", "run", "select_device"]
+__all__ = [
+    "DATASETS",
+    "OPTIMIZERS",
+    "History",
+    "Metrics",
+    "evaluate",
+    "fit",
+    "is_reporting_process",
+    "select_device",
+    "train_zoo",
+]
 
 CHECKPOINT_FORMAT = 1
 PROGRESS_REFRESH_S = 0.5  # how often the bar's loss/accuracy are read back from the device
@@ -549,30 +557,10 @@ def fit(
     return history
 
 
-# --------------------------------------------------------------------------- command line
+# --------------------------------------------------------------------------- the zoo on a dataset
 
 DATASETS = ("mnist5k", "digits", "mnist", "cifar10")
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``cnncourse train``."""
-    parser.add_argument("model", help="a model of the zoo, e.g. lenet5 (cnncourse.models.MODELS)")
-    parser.add_argument("--epochs", type=int, default=10, help="passes over the training set")
-    parser.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda:N, mps")
-    parser.add_argument("--batch-size", type=int, default=64, help="global mini-batch size")
-    parser.add_argument("--lr", type=float, default=1e-3, help="initial learning rate")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
-    parser.add_argument("--seed", type=int, default=0, help="seed of init, order and augmentation")
-    parser.add_argument("--dataset", choices=DATASETS, default="mnist5k")
-    parser.add_argument("--data-root", default=None, help="folder for mnist/cifar10 downloads")
-    parser.add_argument("--checkpoint", default=None, help="save after every epoch to this file")
-    parser.add_argument("--resume", action="store_true", help="continue from --checkpoint")
-    parser.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (1 is best on a busy machine)"
-    )
 
 
 def _load_dataset(name: str, size: tuple[int, int, int], root: str | None):
@@ -631,48 +619,61 @@ def _optimizer(name: str, params, lr: float):
     return optim.Adam(params, lr=lr)
 
 
-def run(args: argparse.Namespace) -> int:
-    """``cnncourse train``: train a zoo model, print progress and the final test accuracy."""
-    try:
-        return _run(args)
-    except (ValueError, TypeError, FileNotFoundError, ConnectionError) as error:
-        print(f"cnncourse train: error: {error}", file=sys.stderr)
-        return 2
+def is_reporting_process() -> bool:
+    """False in the processes of a torchrun job other than the first (they print nothing)."""
+    return not (dist.is_available() and dist.is_initialized() and dist.get_rank() != 0)
 
 
-def _run(args: argparse.Namespace) -> int:
+def train_zoo(
+    model: str,
+    *,
+    dataset: str = "mnist5k",
+    epochs: int = 10,
+    optimizer: str = "adam",
+    lr: float = 1e-3,
+    batch_size: int = 64,
+    seed: int = 0,
+    device: str = "auto",
+    data_root: str | os.PathLike | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    amp: bool = False,
+    progress: bool = True,
+    threads: int | None = None,
+) -> History:
+    """Train the zoo model ``model`` for 10 classes on a course dataset with :func:`fit`.
+
+    What ``cnncourse train`` runs. The images are resized (and a gray channel repeated) to the
+    input the model was designed for when they do not fit it; ``optimizer`` is one of
+    ``OPTIMIZERS`` from :mod:`cnncourse.optim`, ``dataset`` one of ``DATASETS``
+    (``mnist`` and ``cifar10`` are downloaded into ``data_root``). ``threads`` sets torch's CPU
+    threads (1 is fastest on a busy machine). Returns the history of the run.
+    """
     from cnncourse import models
 
-    if args.threads is not None:
-        torch.set_num_threads(_check_int("--threads", args.threads))
-    torch.manual_seed(args.seed)
-    (x_train, y_train), (x_test, y_test) = _load_dataset(
-        args.dataset, models.input_size(args.model), args.data_root
-    )
-    model = _zoo_model(args.model, x_train)
-    optimizer = _optimizer(args.optimizer, model.parameters(), args.lr)
-    history = fit(
-        model,
+    size = models.input_size(model)  # raises ValueError naming the models for an unknown one
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if threads is not None:
+        torch.set_num_threads(_check_int("threads", threads))
+    seed = _check_int("seed", seed, minimum=0)
+    torch.manual_seed(seed)
+    root = None if data_root is None else str(data_root)
+    (x_train, y_train), (x_test, y_test) = _load_dataset(dataset, size, root)
+    network = _zoo_model(model, x_train)
+    return fit(
+        network,
         (x_train, y_train),
         (x_test, y_test),
-        optimizer,
-        args.epochs,
-        batch_size=args.batch_size,
-        device=args.device,
-        checkpoint=args.checkpoint,
-        resume=args.resume,
-        seed=args.seed,
-        amp=args.amp,
-        progress=not args.no_progress,
+        _optimizer(optimizer, network.parameters(), lr),
+        epochs,
+        batch_size=batch_size,
+        device=device,
+        checkpoint=checkpoint,
+        resume=resume,
+        seed=seed,
+        amp=amp,
+        progress=progress,
     )
-    if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
-        return 0  # under torchrun only the first process reports
-    if len(history) == 0:
-        print("nothing to train: --epochs is 0 or the checkpoint is already complete")
-        return 0
-    print(
-        f"{args.model} on {args.dataset}: final test accuracy {history.val_acc[-1]:.2%} "
-        f"(loss {history.val_loss[-1]:.4f}) after {history.epoch[-1]} epochs, "
-        f"{sum(history.time):.1f} s"
-    )
-    return 0

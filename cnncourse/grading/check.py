@@ -1,78 +1,90 @@
-"""``cnncourse check NOTEBOOK``: run an exercise notebook's visible self-checks from a shell.
+"""An exercise notebook's visible self-checks, run from a shell (``cnncourse check NOTEBOOK``).
 
 The notebook runs in a fresh Jupyter kernel, the way the student runs it, with any hidden
 test section removed first (an instructor's copy contains them), so nothing hidden is run
-or shown. The report lists each checked cell with its points and what went wrong.
+or shown. :func:`check_notebook` returns one :class:`CheckResult` per checked cell.
 """
 
 from __future__ import annotations
 
-import argparse
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from cnncourse.grading.cells import HiddenTestsError, is_test, nbgrader_meta, strip_hidden
+from cnncourse.grading.notebook import NotebookError, read_notebook
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("notebook", type=Path, help="the exercise notebook (.ipynb)")
-    parser.add_argument("--timeout", type=float, default=120, help="seconds per cell")
+class CheckError(ValueError):
+    """A notebook whose self-checks cannot be run (unreadable, no check cells, bad markers)."""
 
 
-def run(args: argparse.Namespace) -> int:
-    from nbclient import NotebookClient
+@dataclass(frozen=True)
+class CheckResult:
+    """One self-check cell: ``status`` is ``passed``, ``failed`` or ``not_run``."""
 
-    from cnncourse.grading.notebook import NotebookError, read_notebook
+    grade_id: str
+    points: float
+    status: str
+    message: str = ""
 
-    try:
-        notebook = read_notebook(args.notebook)
-    except NotebookError as exc:
-        print(f"cnncourse check: {exc}")
-        return 2
-    checks = []
+
+def _check_cells(notebook, name: str) -> list:
+    cells = []
     for cell in notebook.cells:
         if cell.cell_type == "code" and is_test(cell):
             try:
                 cell.source = strip_hidden(cell.source)
             except HiddenTestsError as exc:
-                print(f"cnncourse check: test cell {nbgrader_meta(cell).get('grade_id')!r}: {exc}")
-                return 2
-            checks.append((cell, nbgrader_meta(cell)))
-    if not checks:
-        print(f"{args.notebook.name} has no self-check cells")
-        return 2
+                grade_id = nbgrader_meta(cell).get("grade_id")
+                raise CheckError(f"{name}: test cell {grade_id!r}: {exc}") from exc
+            cells.append(cell)
+    if not cells:
+        raise CheckError(f"{name} has no self-check cells")
+    return cells
+
+
+def _result(cell) -> CheckResult:
+    meta = nbgrader_meta(cell)
+    grade_id, points = str(meta.get("grade_id")), float(meta.get("points", 0))
+    errors = [out for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+    if errors:
+        message = f"{errors[0].get('ename')}: {errors[0].get('evalue')}".strip(": ")
+        return CheckResult(grade_id, points, "failed", message[:300])
+    if cell.get("execution_count") is None:
+        return CheckResult(grade_id, points, "not_run")
+    return CheckResult(grade_id, points, "passed")
+
+
+def check_notebook(
+    path: str | os.PathLike, *, timeout: float = 120
+) -> tuple[list[CheckResult], str | None]:
+    """Run the notebook at ``path`` in a fresh kernel and read its self-check cells.
+
+    Returns the results and, when the run stopped early (a dead kernel, a cell over
+    ``timeout`` seconds), why; the cells after that point are ``not_run``.
+    Raises CheckError when the notebook cannot be read or has no self-check cells.
+    """
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    try:
+        notebook = read_notebook(path)
+    except NotebookError as exc:
+        raise CheckError(str(exc)) from exc
+    cells = _check_cells(notebook, path.name)
     client = NotebookClient(
         notebook,
-        timeout=args.timeout,
+        timeout=timeout,
         allow_errors=True,
         kernel_name="python3",
-        resources={"metadata": {"path": str(args.notebook.resolve().parent)}},
+        resources={"metadata": {"path": str(path.resolve().parent)}},
     )
+    stopped = None
     try:
         client.execute()
     except Exception as exc:  # the kernel died or a cell timed out: report what ran
-        print(f"the notebook stopped: {type(exc).__name__}: {str(exc)[:300]}")
-    return _report(args.notebook.name, checks)
-
-
-def _report(name: str, checks) -> int:
-    print(f"Self-checks of {name}:")
-    earned = total = 0.0
-    for cell, meta in checks:
-        points = float(meta.get("points", 0))
-        total += points
-        errors = [out for out in cell.get("outputs", []) if out.get("output_type") == "error"]
-        ran = cell.get("execution_count") is not None
-        if ran and not errors:
-            earned += points
-            print(f"  passed  {meta.get('grade_id')} ({points:g} points)")
-        elif errors:
-            error = errors[0]
-            message = f"{error.get('ename')}: {error.get('evalue')}".strip(": ")
-            print(f"  FAILED  {meta.get('grade_id')} ({points:g} points): {message[:300]}")
-        else:
-            print(f"  not run {meta.get('grade_id')} ({points:g} points)")
-    print(
-        f"{earned:g} of {total:g} points pass the visible checks. The hidden tests decide the "
-        "grade: passing these checks is necessary, not sufficient."
-    )
-    return 0 if earned == total else 1
+        stopped = f"{type(exc).__name__}: {str(exc)[:300]}"
+    return [_result(cell) for cell in cells], stopped

@@ -214,7 +214,7 @@ def test_every_consumer_sees_a_change_of_the_specification(monkeypatch, capsys):
 
     from cnncourse.checks import conv
     from cnncourse.checks.runner import assignment, case
-    from cnncourse.release import build_notebook
+    from cnncourse.grading.release import build_notebook
 
     solution = answers(solution_path("conv"))["conv_forward_naive"]
 

@@ -8,7 +8,7 @@ import pytest
 from assignment_course import ROOT
 
 from cnncourse import cli
-from cnncourse.release import ASSIGNMENTS, comparable, differences
+from cnncourse.grading.release import ASSIGNMENTS, comparable, differences
 
 
 @pytest.mark.slow

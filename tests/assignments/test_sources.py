@@ -24,7 +24,7 @@ import cnncourse.layers
 import cnncourse.optim
 from cnncourse.grading.assignment import SETTINGS
 from cnncourse.grading.cells import strip_hidden
-from cnncourse.release import build_notebook, notebook_text
+from cnncourse.grading.release import build_notebook, notebook_text
 
 
 @pytest.mark.parametrize("a", ASSIGNMENTS)

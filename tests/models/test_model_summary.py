@@ -16,7 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cnncourse import cli
 from cnncourse.models import MODELS, get_model, input_size
-from cnncourse.summarize import LayerRow, Summary, summary
+from cnncourse.summarize import LayerRow, Summary, model_summary, summary
 
 
 def meta(name: str, **kwargs) -> nn.Module:
@@ -495,3 +495,28 @@ def test_cli_rejects_bad_arguments_with_usage_errors(argv, capsys):
         cli.main(argv)
     assert exit_info.value.code == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_model_summary_builds_the_zoo_model_by_name():
+    table = model_summary("vgg16")
+    assert table.model_name == "vgg16"
+    assert table.input_size == (3, 224, 224)
+    assert table.total_params == 138_357_544  # Simonyan & Zisserman, Table 2: 138M
+
+
+def test_model_summary_passes_builder_options_and_the_input_size():
+    paper = model_summary("resnet50", variant="paper")
+    small = model_summary("resnet18", (3, 32, 32), depth=1)
+    assert paper.total_mult_adds == pytest.approx(3.8e9, rel=0.02)  # He et al., Table 1
+    assert small.input_size == (3, 32, 32)
+
+
+def test_model_summary_rejects_an_unknown_model():
+    with pytest.raises(ValueError, match="unknown model 'resnet20'"):
+        model_summary("resnet20")
+
+
+def test_summary_html_is_what_jupyter_shows():
+    table = model_summary("lenet5")
+    assert table.to_html() == table._repr_html_()
+    assert table.to_html().startswith('<div class="cnncourse-summary">')

@@ -389,3 +389,28 @@ def test_cli_reports_bad_options_without_a_traceback(capsys):
     assert "cnncourse train: error: device must be" in capsys.readouterr().err
     assert main(["train", "nosuchnet", "--epochs", "1"]) == 2
     assert "unknown model 'nosuchnet'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- train_zoo
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("dataset", "imagenet", "dataset must be one of"),
+        ("optimizer", "lbfgs", "optimizer must be one of"),
+        ("threads", 0, "threads must be"),
+    ],
+)
+def test_train_zoo_names_a_bad_option(option, value, message):
+    from cnncourse.train import train_zoo
+
+    with pytest.raises(ValueError, match=message):
+        train_zoo("lenet5", epochs=0, **{option: value})
+
+
+def test_train_zoo_with_zero_epochs_returns_an_empty_history():
+    from cnncourse.train import train_zoo
+
+    history = train_zoo("lenet5", dataset="digits", epochs=0, device="cpu", progress=False)
+    assert len(history) == 0

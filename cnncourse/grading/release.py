@@ -34,7 +34,6 @@ Then ``nbgrader generate_assignment`` (through nbgrader's own converter, configu
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import io
@@ -43,8 +42,8 @@ import logging
 import re
 import shlex
 import shutil
-import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
@@ -335,69 +334,36 @@ def differences(root: Path, assignments) -> list[str]:
     return problems
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "assignments",
-        nargs="*",
-        metavar="ASSIGNMENT",
-        help=f"assignments to release (default: all of {', '.join(ASSIGNMENTS)})",
-    )
-    parser.add_argument(
-        "--course-dir",
-        type=Path,
-        default=None,
-        help="the course repository (default: the folder above the current one that holds "
-        "autograde/nbgrader_config.py)",
-    )
-    parser.add_argument(
-        "--check",
-        action="store_true",
-        help="change nothing; exit 1 and list the differences if the committed source "
-        "notebooks or exercises are not what a release makes",
-    )
-    parser.add_argument(
-        "--no-build",
-        action="store_true",
-        help="use solutions/<a>/<a>.ipynb as it is (do not rebuild it from <a>.py)",
-    )
+def resolve_assignments(root: Path, assignments: Sequence[str] = ()) -> list[str]:
+    """The assignments named (default: every one of ``ASSIGNMENTS`` with a solutions folder).
 
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        root = Path(args.course_dir).resolve() if args.course_dir else find_course_root()
-    except FileNotFoundError as exc:
-        print(f"cnncourse release: {exc}", file=sys.stderr)
-        return 2
-    assignments = list(args.assignments) or [
-        a for a in ASSIGNMENTS if (root / "solutions" / a).is_dir()
-    ]
-    unknown = [a for a in assignments if not (root / "solutions" / a).is_dir()]
+    Raises ValueError naming an assignment that has no ``solutions/<a>/`` under ``root``.
+    """
+    root = Path(root)
+    named = list(assignments) or [a for a in ASSIGNMENTS if (root / "solutions" / a).is_dir()]
+    unknown = [a for a in named if not (root / "solutions" / a).is_dir()]
     if unknown:
-        known = sorted(p.name for p in (root / "solutions").iterdir() if p.is_dir())
-        print(
-            f"cnncourse release: no solutions/{unknown[0]}/ (assignments: {known})", file=sys.stderr
+        known = sorted(p.name for p in (root / "solutions").glob("*/") if p.is_dir())
+        raise ValueError(
+            f"assignments: no solutions/{unknown[0]}/ in {root} (assignments: {known})"
         )
-        return 2
-    try:
-        if args.check:
-            problems = differences(root, assignments)
-            for p in problems:
-                print(p)
-            if not problems:
-                print(f"up to date: {', '.join(assignments)}")
-            return 1 if problems else 0
-        if not args.no_build:
-            for path in build_sources(
-                root, [a for a in assignments if (root / "solutions" / a / f"{a}.py").exists()]
-            ):
-                print(f"rebuilt {path.relative_to(root)}")
-        for a in assignments:
-            with contextlib.suppress(FileNotFoundError):
-                shutil.rmtree(root / "exercises" / a)
-        generate(root, assignments)
-    except (SourceError, RuntimeError) as exc:
-        print(f"cnncourse release: {exc}", file=sys.stderr)
-        return 1
+    return named
+
+
+def release(root: Path, assignments: Sequence[str], *, build: bool = True) -> list[Path]:
+    """Rebuild the source notebooks (unless ``build`` is False) and release ``assignments``.
+
+    Each ``exercises/<a>/`` is replaced by what ``nbgrader generate_assignment`` makes from
+    ``solutions/<a>/<a>.ipynb``. Returns the source notebooks that were rebuilt (changed).
+    Raises SourceError for a malformed percent-format source, RuntimeError when nbgrader fails.
+    """
+    root = Path(root)
+    rebuilt = []
+    if build:
+        with_sources = [a for a in assignments if (root / "solutions" / a / f"{a}.py").exists()]
+        rebuilt = build_sources(root, with_sources)
     for a in assignments:
-        print(f"released exercises/{a}/")
-    return 0
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(root / "exercises" / a)
+    generate(root, assignments)
+    return rebuilt
