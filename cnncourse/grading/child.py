@@ -256,7 +256,7 @@ def install_guards(program: dict, reply_fd: int):
         _exit=os._exit,
         _fd=reply_fd,
         _encode=protocol.encode,
-        _len=protocol._LEN.pack,
+        _len=protocol.LENGTH.pack,
     ):
         """Stop the process unless an instructor setup cell (and no answer cell within it)
         made this call."""
@@ -397,7 +397,7 @@ def install_guards(program: dict, reply_fd: int):
 
 def _frame(value) -> bytes:
     payload = protocol.encode(value)
-    return protocol._LEN.pack(len(payload)) + payload
+    return protocol.LENGTH.pack(len(payload)) + payload
 
 
 _BUILTINS = vars(builtins)  # the dict itself: no name lookups while it is being swapped

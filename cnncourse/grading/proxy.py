@@ -280,7 +280,7 @@ class ChildSession:
     def _send(self, value: dict, timeout: float) -> str:
         """ "" once sent, else why not: "closed", "cpu", "wall" or "budget"."""
         data = protocol.encode(value)
-        data = protocol._LEN.pack(len(data)) + data
+        data = protocol.LENGTH.pack(len(data)) + data
         fd = self.process.request_fd
         os.set_blocking(fd, False)
         view = memoryview(data)
@@ -313,7 +313,7 @@ class ChildSession:
         try:
             while True:
                 if len(process.buffer) >= 4:
-                    size = protocol._LEN.unpack(process.buffer[:4])[0]
+                    size = protocol.LENGTH.unpack(process.buffer[:4])[0]
                     if size > protocol.MAX_MESSAGE:
                         return None, "garbled"
                     if len(process.buffer) >= 4 + size:
