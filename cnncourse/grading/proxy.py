@@ -172,6 +172,7 @@ class ChildSession:
             "hidden_paths": self.sandbox.hidden_paths(),
             "visible_paths": self.sandbox.visible_paths(),
             "modules": list(self.sandbox.modules),
+            "torch_refuse": list(self.sandbox.torch_refuse),
         }
         if self._send(program, self.sandbox.limits.setup_timeout) == "":
             return True
@@ -443,7 +444,8 @@ class Student:
             return reply["ok"]
         if "error" in reply and isinstance(reply["error"], dict):
             error = reply["error"]
-            kind = error.get("kind") if error.get("kind") in ("memory", "not_implemented") else None
+            known = ("memory", "not_implemented", "forbidden")
+            kind = error.get("kind") if error.get("kind") in known else None
             text = f"{error.get('type', 'Exception')}: {error.get('message', '')}"
             trace = str(error.get("traceback", ""))
             message = f"{name} raised {text}" + (f"\n{trace}" if trace else "")
