@@ -288,6 +288,24 @@ def replace_the_handler(v):
     return _softmax(v)
 
 
+class _Sneaky(torch.Tensor):
+    # a tensor subclass whose own dispatch would run beneath the mode
+
+    @classmethod
+    def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
+        return F.softmax(args[0].as_subclass(torch.Tensor), dim=1)
+
+
+def tensor_subclass(v):
+    return (torch.from_numpy(v).as_subclass(_Sneaky) + 0).numpy()
+
+
+def kernel_registered_by_graded_code(v):
+    library = torch.library.Library("aten", "IMPL")
+    library.impl("neg", lambda t: F.softmax(t, dim=1), "CPU")
+    return (-torch.from_numpy(v)).numpy()
+
+
 def disguise_the_operator(v):
     op = torch.ops.aten._softmax.default
     op._schema = torch.ops.aten.add.Tensor._schema
@@ -360,7 +378,8 @@ def _attack(child, attack: str) -> StudentError:
 
 @needs_sandbox
 @pytest.mark.parametrize(
-    "attack", ["kernel_for_one_key", "replace_the_handler", "disguise_the_operator"]
+    "attack",
+    ["kernel_for_one_key", "replace_the_handler", "disguise_the_operator", "tensor_subclass"],
 )
 def test_going_around_the_guard_is_refused_and_earns_nothing(child, attack):
     error = _attack(child, attack)
@@ -378,6 +397,7 @@ def test_going_around_the_guard_is_refused_and_earns_nothing(child, attack):
         "pop_the_mode",
         "exclude_the_python_key",
         "redispatch_below_the_mode",
+        "kernel_registered_by_graded_code",
         "forward_mode_autograd",
     ],
 )
