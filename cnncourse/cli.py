@@ -315,6 +315,11 @@ COMMANDS: dict[str, Command] = {
         _check_arguments,
         _check,
     ),
+    "similar": Command(
+        "report the submissions whose answers look copied",
+        "copydetect",
+        *_delegated("cnncourse.grading.similar"),
+    ),
 }
 
 

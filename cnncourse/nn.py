@@ -86,6 +86,7 @@ __all__ = [
     "SigmoidFunction",
     "Tanh",
     "TanhFunction",
+    "pointwise_function",
 ]
 
 
@@ -187,79 +188,46 @@ class LinearFunction(torch.autograd.Function):
         return dx, dw.t(), db if ctx.needs_input_grad[2] else None
 
 
-class ReLUFunction(torch.autograd.Function):
+def pointwise_function(layer_forward, layer_backward):
+    """An autograd Function for a pointwise layer: ``apply(x, *params)`` returns
+    ``layer_forward(x, *params)``'s output; backward returns ``layer_backward(dout, cache)``
+    for x and no gradient for the params (negative_slope, alpha: plain numbers)."""
+
+    class PointwiseFunction(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, *params):
+            out, cache = layer_forward(x, *params)
+            _save_cache(ctx, cache)
+            ctx.num_params = len(params)
+            return out
+
+        @staticmethod
+        @once_differentiable
+        def backward(ctx, dout):
+            dx = layer_backward(dout.contiguous(), _load_cache(ctx))
+            return (dx, *[None] * ctx.num_params)
+
+    return PointwiseFunction
+
+
+class ReLUFunction(pointwise_function(relu_forward, relu_backward)):
     """``apply(x)``: relu_forward / relu_backward."""
 
-    @staticmethod
-    def forward(ctx, x):
-        out, cache = relu_forward(x)
-        _save_cache(ctx, cache)
-        return out
 
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, dout):
-        return relu_backward(dout.contiguous(), _load_cache(ctx))
-
-
-class LeakyReLUFunction(torch.autograd.Function):
+class LeakyReLUFunction(pointwise_function(leaky_relu_forward, leaky_relu_backward)):
     """``apply(x, negative_slope)``: leaky_relu_forward / leaky_relu_backward."""
 
-    @staticmethod
-    def forward(ctx, x, negative_slope):
-        out, cache = leaky_relu_forward(x, negative_slope)
-        _save_cache(ctx, cache)
-        return out
 
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, dout):
-        return leaky_relu_backward(dout.contiguous(), _load_cache(ctx)), None
-
-
-class SigmoidFunction(torch.autograd.Function):
+class SigmoidFunction(pointwise_function(sigmoid_forward, sigmoid_backward)):
     """``apply(x)``: sigmoid_forward / sigmoid_backward."""
 
-    @staticmethod
-    def forward(ctx, x):
-        out, cache = sigmoid_forward(x)
-        _save_cache(ctx, cache)
-        return out
 
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, dout):
-        return sigmoid_backward(dout.contiguous(), _load_cache(ctx))
-
-
-class TanhFunction(torch.autograd.Function):
+class TanhFunction(pointwise_function(tanh_forward, tanh_backward)):
     """``apply(x)``: tanh_forward / tanh_backward."""
 
-    @staticmethod
-    def forward(ctx, x):
-        out, cache = tanh_forward(x)
-        _save_cache(ctx, cache)
-        return out
 
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, dout):
-        return tanh_backward(dout.contiguous(), _load_cache(ctx))
-
-
-class ELUFunction(torch.autograd.Function):
+class ELUFunction(pointwise_function(elu_forward, elu_backward)):
     """``apply(x, alpha)``: elu_forward / elu_backward."""
-
-    @staticmethod
-    def forward(ctx, x, alpha):
-        out, cache = elu_forward(x, alpha)
-        _save_cache(ctx, cache)
-        return out
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, dout):
-        return elu_backward(dout.contiguous(), _load_cache(ctx)), None
 
 
 class MaxoutFunction(torch.autograd.Function):

@@ -65,16 +65,34 @@ class Assignment:
     def fingerprint(self) -> str:
         """Changes whenever anything that decides a grade changes (for idempotent re-runs)."""
         digest = hashlib.sha256()
-        for path in [
+        for path in self._material():
+            if path.exists():
+                digest.update(path.read_bytes())
+        digest.update(self._settings())
+        return digest.hexdigest()
+
+    def manifest(self) -> dict[str, str]:
+        """What :meth:`fingerprint` covers, one SHA-256 per file (named from the course or
+        package root) and one for the settings: tells which file of two copies differs."""
+        roots = (self.course, _PACKAGE.parent)
+        hashes = {}
+        for path in self._material():
+            if path.exists():
+                root = next((r for r in roots if path.is_relative_to(r)), path.parent)
+                hashes[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+        hashes["settings"] = hashlib.sha256(self._settings()).hexdigest()
+        return hashes
+
+    def _material(self) -> list[Path]:
+        return [
             self.source.path,
             *self.test_files,
             self.suite_dir / "assignment.toml",
             *_package_sources(),
-        ]:
-            if path.exists():
-                digest.update(path.read_bytes())
-        digest.update(repr((self.forbidden, self.limits, self.modules)).encode())
-        return digest.hexdigest()
+        ]
+
+    def _settings(self) -> bytes:
+        return repr((self.forbidden, self.limits, self.modules)).encode()
 
 
 def _package_sources() -> list[Path]:

@@ -5,11 +5,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from cnncourse.grading import results
 from cnncourse.grading.assignment import AssignmentError, load_assignment
 from cnncourse.grading.autograded import nbgrader_course, write_autograded
+from cnncourse.grading.cluster import (
+    EXTRA,
+    ClusterError,
+    connect,
+    course_spec,
+    expected_level,
+    grade_on_cluster,
+    local_workers,
+    prepare_workers,
+    require_distributed,
+)
 from cnncourse.grading.report import write_feedback
 from cnncourse.grading.sandbox import (
     INSTALL_BUBBLEWRAP,
@@ -30,7 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--course", type=Path, default=Path("."), help="course root (default .)")
     parser.add_argument(
-        "--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once"
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="submissions graded at once (locally; with --scheduler the workers decide)",
     )
     parser.add_argument("--timeout", type=float, help="seconds per call (assignment.toml: 10)")
     parser.add_argument("--memory", type=int, help="MiB per submission (assignment.toml: 2048)")
@@ -52,6 +67,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "refusal where it is not available; uid and rlimits only when named)",
     )
     parser.add_argument("--force", action="store_true", help="regrade unchanged submissions")
+    parser.add_argument(
+        "--scheduler",
+        help="grade on a Dask cluster: its scheduler's address (tcp://HOST:PORT), or local:N "
+        "for N worker processes here (needs " + EXTRA + ")",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        help="seconds to reach the --scheduler before giving up (default 10)",
+    )
 
 
 def _error(message: str) -> int:
@@ -60,10 +86,100 @@ def _error(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    # started first: the probe and the gradebook's process run while the suite loads
-    gradebook = results.GradebookProcess(args.gradebook) if args.gradebook else None
     try:
-        code = _run(args, gradebook)
+        opts = Options(
+            args.assignment,
+            tuple(args.submissions),
+            course=args.course,
+            jobs=args.jobs,
+            scheduler=args.scheduler,
+            connect_timeout=args.connect_timeout,
+            timeout=args.timeout,
+            memory_mb=args.memory,
+            submission_timeout=args.submission_timeout,
+            json_path=args.json,
+            csv_path=args.csv,
+            feedback=args.feedback,
+            gradebook=args.gradebook,
+            isolation=args.isolation,
+            force=args.force,
+        )
+    except (TypeError, ValueError) as exc:  # a malformed option
+        return _error(str(exc))
+    return grade_options(opts)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What ``cnncourse grade`` was asked to do (see :func:`grade_class`)."""
+
+    assignment: str
+    submissions: tuple[Path, ...]
+    course: Path = Path(".")
+    jobs: int = 1
+    scheduler: str | None = None
+    connect_timeout: float = 10.0
+    timeout: float | None = None
+    memory_mb: int | None = None
+    submission_timeout: float | None = None
+    json_path: Path | None = None
+    csv_path: Path | None = None
+    feedback: Path | None = None
+    gradebook: str | None = None
+    isolation: str = "auto"
+    force: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.assignment, str) or not self.assignment:
+            raise ValueError(f"assignment must be a name, got {self.assignment!r}")
+        if not self.submissions:
+            raise ValueError("submissions must name at least one notebook or folder")
+        if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
+            raise ValueError(f"jobs must be a positive number of processes, got {self.jobs!r}")
+        if self.isolation != "auto" and self.isolation not in LEVELS:
+            raise ValueError(f"isolation must be 'auto' or one of {LEVELS}, got {self.isolation!r}")
+        if self.scheduler is not None:
+            local_workers(self.scheduler)  # TypeError/ValueError for a malformed one
+        if not isinstance(self.connect_timeout, int | float) or self.connect_timeout <= 0:
+            raise ValueError(
+                f"connect_timeout must be positive seconds, got {self.connect_timeout!r}"
+            )
+
+    @property
+    def overrides(self) -> dict:
+        return {
+            "timeout": self.timeout,
+            "memory_mb": self.memory_mb,
+            "submission_timeout": self.submission_timeout,
+        }
+
+
+def grade_class(assignment: str, submissions, **options) -> int:
+    """Grade a class; the exit status of ``cnncourse grade`` (0: every output written,
+    1: an output failed, 2: nothing could be graded as asked).
+
+    ``submissions``: notebooks and folders (see find_submissions). ``options``, all keyword:
+    course (default "."), jobs (local processes, default 1), scheduler (a Dask scheduler's
+    address, or "local:N": grade on a cluster, see :mod:`cnncourse.grading.cluster`),
+    connect_timeout (seconds to reach it), timeout, memory_mb, submission_timeout (override
+    assignment.toml), json_path, csv_path, feedback (folder), gradebook (URL), isolation
+    ("auto" or a level), force (regrade unchanged submissions). Raises ValueError/TypeError
+    for a malformed option.
+    """
+    return grade_options(Options(assignment, tuple(map(Path, submissions)), **options))
+
+
+def grade_options(opts: Options) -> int:
+    """:func:`grade_class` with its options gathered."""
+    if opts.scheduler is not None:
+        try:
+            require_distributed()
+        except ClusterError as exc:
+            return _error(str(exc))
+    # started first: the probe and the gradebook's process run while the suite loads
+    gradebook = results.GradebookProcess(opts.gradebook) if opts.gradebook else None
+    try:
+        code = _grade(opts, gradebook)
     finally:
         failed = gradebook.close() if gradebook is not None else []
     if failed:
@@ -72,32 +188,56 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _run(args: argparse.Namespace, gradebook) -> int:
-    wait_for_level = start_probing(args.isolation)
-    from tqdm import tqdm
-
-    from cnncourse.grading.runner import _fingerprint, collect_tests, find_submissions, grade_all
+def _grade(opts: Options, gradebook) -> int:
+    local = opts.scheduler is None
+    wait_for_level = start_probing(opts.isolation) if local else None
+    from cnncourse.grading.runner import collect_tests, find_submissions
 
     try:
-        assignment = load_assignment(
-            args.course,
-            args.assignment,
-            timeout=args.timeout,
-            memory_mb=args.memory,
-            submission_timeout=args.submission_timeout,
-        )
+        assignment = load_assignment(opts.course, opts.assignment, **opts.overrides)
         collect_tests(assignment)
-        submissions = find_submissions(args.submissions, args.assignment)
+        submissions = find_submissions(list(opts.submissions), opts.assignment)
     except (AssignmentError, FileNotFoundError, ValueError) as exc:
         return _error(str(exc))
-    level = wait_for_level()
-    if level is None:
-        return _error(f"isolation level {args.isolation!r} is not available on this machine")
-    if args.isolation == "auto" and level != "bubblewrap":
-        return _error(_weaker_level_refused(level))
-    _announce(level)
+    hidden = _output_folders(opts) + _submission_folders(opts, submissions)
+    if local:
+        from cnncourse.grading.runner import grade_all
 
-    previous = {} if args.force else results.load_previous(args.json)
+        level = wait_for_level()
+        if level is None:
+            return _error(f"isolation level {opts.isolation!r} is not available on this machine")
+        if opts.isolation == "auto" and level != "bubblewrap":
+            return _error(_weaker_level_refused(level))
+        _announce(level)
+        return _grade_loop(
+            opts, gradebook, assignment, submissions, level,
+            lambda todo: grade_all(assignment, todo, level, hidden, opts.jobs),
+        )  # fmt: skip
+    spec = course_spec(
+        assignment, isolation=opts.isolation, overrides=opts.overrides, hidden=hidden
+    )
+    level = expected_level(opts.isolation)
+    try:
+        with connect(opts.scheduler, timeout=opts.connect_timeout) as client:
+            _announce_workers(prepare_workers(client, spec))
+            _announce(level)
+            return _grade_loop(
+                opts, gradebook, assignment, submissions, level,
+                lambda todo: grade_on_cluster(client, spec, assignment, todo),
+            )  # fmt: skip
+    except ClusterError as exc:
+        return _error(str(exc))
+
+
+def _grade_loop(opts: Options, gradebook, assignment, submissions, level: str, grade) -> int:
+    """Grade what changed since the last run and write every output as records come in.
+    ``grade(todo)`` yields the records of the submissions to grade, locally or on a
+    cluster: the one grading path of both."""
+    from tqdm import tqdm
+
+    from cnncourse.grading.runner import submission_fingerprint
+
+    previous = {} if opts.force else results.load_previous(opts.json_path)
     records: dict[str, dict] = {}
     todo = []
     for submission in submissions:
@@ -105,48 +245,38 @@ def _run(args: argparse.Namespace, gradebook) -> int:
             records[submission.student] = _not_found(assignment, submission, level)
             continue
         earlier = previous.get(submission.student)
-        if earlier and earlier.get("fingerprint") == _fingerprint(assignment, submission, level):
+        fingerprint = submission_fingerprint(assignment, submission, level)
+        if earlier and earlier.get("fingerprint") == fingerprint:
             records[submission.student] = earlier
         else:
             todo.append(submission)
-    hidden = _output_folders(args) + _submission_folders(args, submissions)
-    out = Outputs(args, assignment, gradebook)
+    out = Outputs(opts, assignment, gradebook)
     for record in records.values():
         out.write(record, records, reused=True)
 
     tqdm.monitor_interval = 0  # no monitor thread: a replacement worker is forked from here
     bar = tqdm(total=len(submissions), initial=len(records), unit="submission", file=sys.stderr)
     notes = {submission.student: submission.note for submission in todo if submission.note}
-    for record in grade_all(assignment, todo, level, hidden, args.jobs):
-        if record["student"] in notes:
-            record["notes"] = [notes[record["student"]], *record.get("notes", [])]
-        records[record["student"]] = record
-        out.write(record, records)
-        bar.update()
-    bar.close()
+    try:
+        for record in grade(todo):
+            if record["student"] in notes:
+                record["notes"] = [notes[record["student"]], *record.get("notes", [])]
+            records[record["student"]] = record
+            out.write(record, records)
+            bar.update()
+    finally:
+        bar.close()
     _print_summary(list(records.values()), level, notes)
     return 1 if out.failures else 0
 
 
 def _not_found(assignment, submission, level: str) -> dict:
     """The record of a student whose notebook could not be told apart: nothing graded."""
-    from cnncourse.grading.runner import _not_run
+    from cnncourse.grading.runner import ungraded_record
 
-    return {
-        "student": submission.student,
-        "assignment": assignment.name,
-        "notebook": str(submission.notebook),
-        "isolation": level,
-        "fingerprint": None,
-        "notes": [],
-        "cells": {},
-        "status": "not_run",
-        "message": submission.problem,
-        "tests": _not_run(assignment, submission.problem),
-        "score": 0.0,
-        "max_score": assignment.max_score,
-        "duration_s": 0.0,
-    }
+    return ungraded_record(
+        assignment, submission, level, status="not_run", message=submission.problem
+    )
 
 
 def _weaker_level_refused(level: str) -> str:
@@ -159,28 +289,41 @@ def _weaker_level_refused(level: str) -> str:
     )
 
 
+def _announce_workers(workers: dict[str, dict]) -> None:
+    """Each worker's isolation level, as it reported it (the records say it too)."""
+    for address, worker in sorted(workers.items()):
+        print(f"worker {address} ({worker['host']}): isolation {worker['level']}", file=sys.stderr)
+        if worker["threads"] > 1:
+            print(
+                f"    it has {worker['threads']} threads but grades one submission at a time: "
+                "start one single-threaded worker per core (dask worker --nworkers N "
+                "--nthreads 1)",
+                file=sys.stderr,
+            )
+
+
 def _announce(level: str) -> None:
     protects, exposed = PROTECTS[level]
     print(f"isolation: {level}: {protects}; not protected: {exposed}", file=sys.stderr)
 
 
-def _output_folders(args) -> list[str]:
-    folders = [args.json, args.csv]
-    if args.feedback:
-        folders.append(args.feedback / "x")
-    if args.gradebook and args.gradebook.startswith("sqlite:///"):
-        folders.append(Path(args.gradebook[len("sqlite:///") :]))
+def _output_folders(opts: Options) -> list[str]:
+    folders = [opts.json_path, opts.csv_path]
+    if opts.feedback:
+        folders.append(opts.feedback / "x")
+    if opts.gradebook and opts.gradebook.startswith("sqlite:///"):
+        folders.append(Path(opts.gradebook[len("sqlite:///") :]))
     return [str(Path(path).resolve().parent) for path in folders if path]
 
 
-def _submission_folders(args, submissions) -> list[str]:
+def _submission_folders(opts: Options, submissions) -> list[str]:
     """Folders of the class's notebooks: no child sees another student's submission.
 
     For nbgrader's ``COURSE/submitted/<student>/<assignment>/`` layout that is the whole
     nbgrader course folder (its source/ notebooks hold the solutions).
     """
     folders = {
-        str(path.resolve() if path.is_dir() else path.resolve().parent) for path in args.submissions
+        str(path.resolve() if path.is_dir() else path.resolve().parent) for path in opts.submissions
     }
     for submission in submissions:
         course = nbgrader_course(submission.notebook, submission.student)
@@ -192,25 +335,28 @@ def _submission_folders(args, submissions) -> list[str]:
 class Outputs:
     """Writes every output as each submission finishes, so an interrupted run keeps them."""
 
-    def __init__(self, args, assignment, gradebook: results.GradebookProcess | None):
-        self.args = args
+    def __init__(self, opts: Options, assignment, gradebook: results.GradebookProcess | None):
+        self.opts = opts
         self.assignment = assignment
         self.gradebook = gradebook
         if gradebook is not None:
-            gradebook.start(assignment.source, args.course)
+            gradebook.start(assignment.source, opts.course)
         self.failures: list[str] = []
 
     def write(self, record: dict, records: dict[str, dict], reused: bool = False) -> None:
         """Every output of one record; ``reused``: an earlier run's, for an unchanged notebook."""
-        args = self.args
-        if args.json:
+        opts = self.opts
+        if opts.json_path:
             results.write_json(
-                args.json, self.assignment.name, self.assignment.max_score, list(records.values())
+                opts.json_path,
+                self.assignment.name,
+                self.assignment.max_score,
+                list(records.values()),
             )
-        if args.csv:
-            results.write_csv(args.csv, list(records.values()))
-        if args.feedback:
-            write_feedback(args.feedback, record)
+        if opts.csv_path:
+            results.write_csv(opts.csv_path, list(records.values()))
+        if opts.feedback:
+            write_feedback(opts.feedback, record)
         if self.gradebook is not None and record["status"] != "not_run":
             # its own process reports failures at the end
             self.gradebook.write({**record, "reused": True} if reused else record)

@@ -46,6 +46,9 @@ STATUSES = (
 )
 
 
+LATER = "later"  # from a SuiteSession's tasks: no submission is waiting yet
+
+
 @dataclass(frozen=True)
 class SubmissionRef:
     """One student's notebook. ``note`` says how it was found when it was not where nbgrader
@@ -270,7 +273,7 @@ def _prepare(
         "assignment": assignment.name,
         "notebook": str(submission.notebook),
         "isolation": level,
-        "fingerprint": _fingerprint(assignment, submission, level),
+        "fingerprint": submission_fingerprint(assignment, submission, level),
         "notes": [],
         "cells": {},
     }
@@ -278,7 +281,7 @@ def _prepare(
     try:
         sub = load_submission(submission.notebook, assignment.source)
     except (NotebookError, OSError) as exc:
-        tests = _not_run(assignment, f"the notebook could not be graded: {exc}")
+        tests = not_run_tests(assignment, f"the notebook could not be graded: {exc}")
         result.update(status="invalid", message=str(exc), tests=tests)
     else:
         result["notes"] = sub.notes
@@ -298,7 +301,7 @@ def _prepare(
 
 def _grader_failed(assignment: Assignment, result: dict, exc: BaseException) -> None:
     detail = "".join(traceback.format_exception(exc))[-3000:]
-    tests = _not_run(assignment, "the grader failed on this submission")
+    tests = not_run_tests(assignment, "the grader failed on this submission")
     result.update(status="grader_error", message=detail, tests=tests)
 
 
@@ -308,8 +311,9 @@ class SuiteSession(GradingPlugin):
     The suite is imported and collected once; for each submission every test item runs
     again, against that submission's own fresh child, with every fixture set up anew (the
     last item of each round tears all of them down). While one submission is graded, the
-    child of the next one is already starting. ``tasks`` yields submissions (None: stop);
-    ``report`` receives each finished record.
+    child of the next one is already starting. ``tasks`` yields submissions (None: stop;
+    LATER: none is waiting yet, ask again once the one in hand is graded); ``report``
+    receives each finished record.
     """
 
     def __init__(self, assignment, level, hidden, tasks, report, first=None):
@@ -328,9 +332,9 @@ class SuiteSession(GradingPlugin):
         # report (source excerpts of the hidden test, parsed anew each time) only costs time
         config.option.tbstyle = "no"
 
-    def prepare(self, submission: SubmissionRef | None) -> _Prepared | None:
-        if submission is None:
-            return None
+    def prepare(self, submission):
+        if submission is None or submission is LATER:
+            return submission
         return _prepare(self.assignment, submission, self.level, self.hidden)
 
     @pytest.hookimpl(tryfirst=True)
@@ -345,8 +349,10 @@ class SuiteSession(GradingPlugin):
                     self.report(self.grade(items, current))
                 finally:
                     current = upcoming
+                if current is LATER:
+                    current = self.prepare(next(self.tasks, None))
         finally:
-            if current is not None and current.session is not None:  # interrupted
+            if isinstance(current, _Prepared) and current.session is not None:  # interrupted
                 current.session.stop()
         return True
 
@@ -481,7 +487,11 @@ def grade_all(
                     if worker.assigned:
                         lost = worker.assigned.popleft()
                         pending.extendleft(reversed(worker.assigned))
-                        yield _lost(assignment, lost, level, worker.process.exitcode)
+                        code = worker.process.exitcode
+                        why = f"the grader's worker process ended (exit status {code}) during "
+                        yield ungraded_record(
+                            assignment, lost, level, status="grader_error", message=why + "it"
+                        )
                         if pending:
                             start_worker()
                     continue
@@ -519,9 +529,14 @@ def _worker_main(assignment, level, hidden, conn) -> None:
     run_session(assignment, level, hidden, tasks(), conn.send)
 
 
-def _lost(assignment: Assignment, submission: SubmissionRef, level: str, code) -> dict:
-    """The record of a submission whose grading process died (no fingerprint: regraded)."""
-    result = {
+def ungraded_record(
+    assignment: Assignment, submission: SubmissionRef, level: str, *, status: str, message: str
+) -> dict:
+    """The record of a submission that was not graded: ``status`` (not_run: nothing to grade;
+    grader_error: the grader failed on it) and why. Without a fingerprint, so the next run
+    grades it again."""
+    why = message if status == "not_run" else "the grader failed on this submission"
+    return {
         "student": submission.student,
         "assignment": assignment.name,
         "notebook": str(submission.notebook),
@@ -529,23 +544,22 @@ def _lost(assignment: Assignment, submission: SubmissionRef, level: str, code) -
         "fingerprint": None,
         "notes": [],
         "cells": {},
-        "status": "grader_error",
-        "message": f"the grader's worker process ended (exit status {code}) during this submission",
-        "tests": _not_run(assignment, "the grader failed on this submission"),
+        "status": status,
+        "message": message,
+        "tests": not_run_tests(assignment, why),
         "score": 0.0,
         "max_score": assignment.max_score,
         "duration_s": 0.0,
     }
-    return result
 
 
-def _fingerprint(assignment: Assignment, submission: SubmissionRef, level: str) -> str:
+def submission_fingerprint(assignment: Assignment, submission: SubmissionRef, level: str) -> str:
     return hashlib.sha256(
         f"{assignment.fingerprint()}:{submission.digest()}:{level}".encode()
     ).hexdigest()
 
 
-def _not_run(assignment: Assignment, message: str) -> list[dict]:
+def not_run_tests(assignment: Assignment, message: str) -> list[dict]:
     return [
         {
             "name": test.name,

@@ -55,6 +55,7 @@ print(f"q = {q}, f = {f}, df/dq = {df_dq}, df/dx = {df_dx}, df/dy = {df_dy}, df/
 # Now the same computation as a function of any point: `graph_forward_backward(x, y, z)`
 # returns `(f, (df_dx, df_dy, df_dz))`. Compute the forward pass, keep $q$, and go backwards.
 
+
 # %% [answer] id=ans_graph
 def graph_forward_backward(x, y, z):
     """f = (x + y) * z and its gradient. Returns (f, (df_dx, df_dy, df_dz))."""
@@ -65,6 +66,7 @@ def graph_forward_backward(x, y, z):
     df_dx, df_dy = df_dq, df_dq  # add gate: both inputs get df/dq
     return f, (df_dx, df_dy, df_dz)
     ### END SOLUTION
+
 
 # %% [check] id=graph_function
 
@@ -80,6 +82,7 @@ def graph_forward_backward(x, y, z):
 #
 # Implement their backward passes for arrays (elementwise): each takes `(dout, x, y)` and
 # returns `(dx, dy)`.
+
 
 # %% [answer] id=ans_gates
 def add_gate_backward(dout, x, y):
@@ -100,6 +103,7 @@ def max_gate_backward(dout, x, y):
     return dout * x_wins, dout * ~x_wins
     ### END SOLUTION
 
+
 # %% [check] id=gates
 
 # %% [readonly-markdown] id=affine_intro
@@ -115,6 +119,7 @@ def max_gate_backward(dout, x, y):
 # Implement `affine_forward(x, w, b)` returning `(out, cache)` with `cache = (x, w, b)` and
 # `affine_backward(dout, cache)` returning `(dx, dw, db)`.
 
+
 # %% [answer] id=ans_affine_forward
 def affine_forward(x, w, b):
     """x: (N, d1, ..., dk), w: (D, M), b: (M,). Returns (out, cache), out (N, M)."""
@@ -125,7 +130,9 @@ def affine_forward(x, w, b):
     cache = (x, w, b)
     return out, cache
 
+
 # %% [check] id=affine_forward
+
 
 # %% [answer] id=ans_affine_backward
 def affine_backward(dout, cache):
@@ -140,6 +147,7 @@ def affine_backward(dout, cache):
     ### END SOLUTION
     return dx, dw, db
 
+
 # %% [check] id=affine_backward
 
 # %% [readonly-markdown] id=relu_intro
@@ -152,6 +160,7 @@ def affine_backward(dout, cache):
 # Implement `relu_forward(x)` returning `(out, cache)` with `cache = x`, and
 # `relu_backward(dout, cache)` returning `dx`.
 
+
 # %% [answer] id=ans_relu_forward
 def relu_forward(x):
     out = None
@@ -161,7 +170,9 @@ def relu_forward(x):
     cache = x
     return out, cache
 
+
 # %% [check] id=relu_forward
+
 
 # %% [answer] id=ans_relu_backward
 def relu_backward(dout, cache):
@@ -171,6 +182,7 @@ def relu_backward(dout, cache):
     dx = dout * (x > 0)
     ### END SOLUTION
     return dx
+
 
 # %% [check] id=relu_backward
 
@@ -189,6 +201,7 @@ def relu_backward(dout, cache):
 #
 # Implement `softmax_loss(scores, y)` returning `(loss, dscores)`.
 
+
 # %% [answer] id=ans_softmax_loss
 def softmax_loss(scores, y):
     """scores: (N, C), y: (N,) labels in [0, C). Returns (loss, dscores)."""
@@ -204,6 +217,7 @@ def softmax_loss(scores, y):
     ### END SOLUTION
     return loss, dscores
 
+
 # %% [check] id=softmax_loss
 
 # %% [readonly-markdown] id=net_intro
@@ -217,6 +231,7 @@ def softmax_loss(scores, y):
 #
 # Implement `two_layer_net(X, W1, b1, W2, b2, y)` returning `(loss, grads)` where `grads` is a
 # dict with the keys `"W1"`, `"b1"`, `"W2"`, `"b2"`. Use your functions from above.
+
 
 # %% [answer] id=ans_two_layer_net
 def two_layer_net(X, W1, b1, W2, b2, y):
@@ -232,6 +247,7 @@ def two_layer_net(X, W1, b1, W2, b2, y):
     ### END SOLUTION
     return loss, grads
 
+
 # %% [check] id=two_layer_net
 
 # %% [readonly-markdown] id=numgrad_intro
@@ -245,8 +261,12 @@ def two_layer_net(X, W1, b1, W2, b2, y):
 rng = np.random.default_rng(0)
 X = rng.standard_normal((5, 4))
 y = rng.integers(0, 3, size=5)
-params = {"W1": 0.5 * rng.standard_normal((4, 6)), "b1": 0.1 * rng.standard_normal(6),
-          "W2": 0.5 * rng.standard_normal((6, 3)), "b2": 0.1 * rng.standard_normal(3)}
+params = {
+    "W1": 0.5 * rng.standard_normal((4, 6)),
+    "b1": 0.1 * rng.standard_normal(6),
+    "W2": 0.5 * rng.standard_normal((6, 3)),
+    "b2": 0.1 * rng.standard_normal(3),
+}
 loss, grads = two_layer_net(X, params["W1"], params["b1"], params["W2"], params["b2"], y)
 print(f"loss = {loss:.4f}")
 for name in ("W1", "b1", "W2", "b2"):

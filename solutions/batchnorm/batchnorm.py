@@ -49,6 +49,7 @@ np.set_printoptions(precision=4, suppress=True)
 # back into `bn_param`**. Return `(out, cache)`; the cache is yours to design for the backward
 # pass.
 
+
 # %% [answer] id=ans_batchnorm_forward
 def batchnorm_forward(x, gamma, beta, bn_param):
     """x: (N, D), gamma and beta: (D,). Returns (out, cache); updates bn_param in train mode."""
@@ -77,6 +78,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         cache = (x_hat, None, None, std, gamma, eps)
     ### END SOLUTION
     return out, cache
+
 
 # %% [check] id=batchnorm_forward
 
@@ -112,6 +114,7 @@ print("test mode on a single input:", out)
 # Implement `batchnorm_backward(dout, cache)` returning `(dx, dgamma, dbeta)`, for train-mode
 # caches.
 
+
 # %% [answer] id=ans_batchnorm_backward
 def batchnorm_backward(dout, cache):
     """Backward pass through the graph, node by node. Returns (dx, dgamma, dbeta)."""
@@ -136,6 +139,7 @@ def batchnorm_backward(dout, cache):
     ### END SOLUTION
     return dx, dgamma, dbeta
 
+
 # %% [check] id=batchnorm_backward
 
 # %% [readonly-markdown] id=alt_intro
@@ -151,6 +155,7 @@ def batchnorm_backward(dout, cache):
 # Implement it as `batchnorm_backward_alt(dout, cache)` (same cache, same outputs) and compare
 # the speed of the two versions below.
 
+
 # %% [answer] id=ans_batchnorm_backward_alt
 def batchnorm_backward_alt(dout, cache):
     """The simplified (closed-form) backward pass. Returns (dx, dgamma, dbeta)."""
@@ -163,6 +168,7 @@ def batchnorm_backward_alt(dout, cache):
     dx = gamma / (N * std) * (N * dout - dbeta - x_hat * dgamma)
     ### END SOLUTION
     return dx, dgamma, dbeta
+
 
 # %% [check] id=batchnorm_backward_alt
 
@@ -177,8 +183,10 @@ t_graph = min(timeit.repeat(lambda: batchnorm_backward(dout, cache), number=10, 
 t_alt = min(timeit.repeat(lambda: batchnorm_backward_alt(dout, cache), number=10, repeat=3))
 dx1, _, _ = batchnorm_backward(dout, cache)
 dx2, _, _ = batchnorm_backward_alt(dout, cache)
-print(f"graph: {t_graph * 100:.2f} ms, simplified: {t_alt * 100:.2f} ms per call, "
-      f"speed-up {t_graph / t_alt:.1f}x; dx agree to {rel_error(dx1, dx2):.1e}")
+print(
+    f"graph: {t_graph * 100:.2f} ms, simplified: {t_alt * 100:.2f} ms per call, "
+    f"speed-up {t_graph / t_alt:.1f}x; dx agree to {rel_error(dx1, dx2):.1e}"
+)
 
 # %% [readonly-markdown] id=spatial_intro
 # ## 4. Spatial batch normalization
@@ -188,6 +196,7 @@ print(f"graph: {t_graph * 100:.2f} ms, simplified: {t_alt * 100:.2f} ms per call
 # over the batch *and* the spatial positions, `N * H * W` values, with one `gamma[c]` and
 # `beta[c]`. Implement it with your functions above: move the channel axis last, reshape to
 # `(N*H*W, C)`, apply `batchnorm_forward`/`batchnorm_backward`, and undo the reshape.
+
 
 # %% [answer] id=ans_spatial
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
@@ -212,6 +221,7 @@ def spatial_batchnorm_backward(dout, cache):
     dx = dx_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)
     ### END SOLUTION
     return dx, dgamma, dbeta
+
 
 # %% [check] id=spatial_batchnorm_forward
 

@@ -42,6 +42,7 @@ np.set_printoptions(precision=4, suppress=True)
 # `ValueError` (with a message showing the numbers) when it is not a whole number or when the
 # filter is larger than the padded input.
 
+
 # %% [answer] id=ans_conv_output_size
 def conv_output_size(H, HH, stride, pad):
     """Output length (H - HH + 2*pad) / stride + 1 along one axis, as an int."""
@@ -55,6 +56,7 @@ def conv_output_size(H, HH, stride, pad):
         )
     return span // stride + 1
     ### END SOLUTION
+
 
 # %% [check] id=conv_output_size
 
@@ -91,6 +93,7 @@ print(f"CONV1 output: {conv1_out} x {conv1_out} x 96, weights: {conv1_weights:,}
 # and `"pad"`; pad with zeros on both spatial axes only (`np.pad`), never on the batch or
 # channel axes. Return `(out, cache)` with `cache = (x, w, b, conv_param)`.
 
+
 # %% [answer] id=ans_conv_forward
 def conv_forward_naive(x, w, b, conv_param):
     """Naive convolution forward pass.
@@ -116,6 +119,7 @@ def conv_forward_naive(x, w, b, conv_param):
     ### END SOLUTION
     cache = (x, w, b, conv_param)
     return out, cache
+
 
 # %% [check] id=conv_forward
 
@@ -144,6 +148,7 @@ print("horizontal-edge map:\n", maps[0, 1])
 # Windows overlap when `stride < HH`, so accumulate with `+=`; at the end drop the padding from
 # `dx_pad`. Implement `conv_backward_naive(dout, cache)` returning `(dx, dw, db)`.
 
+
 # %% [answer] id=ans_conv_backward
 def conv_backward_naive(dout, cache):
     """Naive convolution backward pass. Returns (dx, dw, db) shaped like x, w and b."""
@@ -168,6 +173,7 @@ def conv_backward_naive(dout, cache):
     dx = dx_pad[:, :, pad : pad + x.shape[2], pad : pad + x.shape[3]]
     ### END SOLUTION
     return dx, dw, db
+
 
 # %% [check] id=conv_backward
 
@@ -205,6 +211,7 @@ print(f"dw vs numerical: {rel_error(dw, dw_num):.2e}")
 # `cache = (x, pool_param)`, and `max_pool_backward_naive(dout, cache)` returning `dx`.
 # `pool_param` holds `"pool_height"`, `"pool_width"` and `"stride"`.
 
+
 # %% [answer] id=ans_max_pool_forward
 def max_pool_forward_naive(x, pool_param):
     """Naive max pooling. x: (N, C, H, W). Returns (out, cache), out (N, C, H', W')."""
@@ -223,7 +230,9 @@ def max_pool_forward_naive(x, pool_param):
     cache = (x, pool_param)
     return out, cache
 
+
 # %% [check] id=max_pool_forward
+
 
 # %% [answer] id=ans_max_pool_backward
 def max_pool_backward_naive(dout, cache):
@@ -243,6 +252,7 @@ def max_pool_backward_naive(dout, cache):
                     dx[n, c, i * stride + k, j * stride + l] += dout[n, c, i, j]
     ### END SOLUTION
     return dx
+
 
 # %% [check] id=max_pool_backward
 
@@ -293,6 +303,7 @@ print("1x1 conv == per-pixel matrix product:", np.allclose(out, as_matmul))
 # shape `(H*W, H'*W')` such that `x.reshape(-1) @ M` equals the flattened convolution output
 # (both flattened in row-major order).
 
+
 # %% [answer] id=ans_conv_as_matrix
 def conv_as_matrix(w, H, W):
     """The (H*W, H'*W') matrix of a stride-1, unpadded convolution with kernel w (HH, WW)."""
@@ -308,6 +319,7 @@ def conv_as_matrix(w, H, W):
             M[:, i * W_out + j] = col.reshape(-1)
     ### END SOLUTION
     return M
+
 
 # %% [check] id=conv_as_matrix
 

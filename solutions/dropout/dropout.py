@@ -37,6 +37,7 @@ np.set_printoptions(precision=4, suppress=True)
 # mask from `np.random.default_rng(seed)` so that a run can be repeated. Return
 # `(out, cache)` with `cache = (dropout_param, mask)` (the mask is `None` in test mode).
 
+
 # %% [answer] id=ans_dropout_forward
 def dropout_forward(x, dropout_param):
     """Inverted dropout. Returns (out, cache), out shaped like x (and of its dtype)."""
@@ -53,6 +54,7 @@ def dropout_forward(x, dropout_param):
     cache = (dropout_param, mask)
     return out, cache
 
+
 # %% [check] id=dropout_forward
 
 # %% [readonly-markdown] id=mean_intro
@@ -61,8 +63,7 @@ def dropout_forward(x, dropout_param):
 
 # %% [readonly] id=mean_demo
 x = np.linspace(1.0, 2.0, 5)
-outs = [dropout_forward(x, {"keep_prob": 0.8, "mode": "train", "seed": s})[0]
-        for s in range(4000)]
+outs = [dropout_forward(x, {"keep_prob": 0.8, "mode": "train", "seed": s})[0] for s in range(4000)]
 print("x                    :", x)
 print("mean over 4000 masks :", np.mean(outs, axis=0))
 print("one training pass    :", outs[0])
@@ -75,6 +76,7 @@ print("one training pass    :", outs[0])
 # constant: dropped units get no gradient. In test mode the layer is the identity and so is
 # its gradient. Implement `dropout_backward(dout, cache)` returning `dx`.
 
+
 # %% [answer] id=ans_dropout_backward
 def dropout_backward(dout, cache):
     dropout_param, mask = cache
@@ -86,6 +88,7 @@ def dropout_backward(dout, cache):
         dx = dout
     ### END SOLUTION
     return dx
+
 
 # %% [check] id=dropout_backward
 
@@ -147,8 +150,9 @@ def train_two_layer(X, y, X_val, y_val, keep_prob, steps=300, lr=0.3, seed=0):
 
     def evaluate(A, labels):
         """(accuracy, mean cross-entropy loss) in test mode."""
-        hidden, _ = dropout_forward(np.maximum(0, A @ W1 + b1), {"keep_prob": keep_prob,
-                                                                  "mode": "test"})
+        hidden, _ = dropout_forward(
+            np.maximum(0, A @ W1 + b1), {"keep_prob": keep_prob, "mode": "test"}
+        )
         scores = hidden @ W2 + b2
         scores -= scores.max(axis=1, keepdims=True)
         log_p = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
@@ -166,8 +170,10 @@ results = {}
 for kp in (1.0, 0.5):
     results[kp] = train_two_layer(images[train], labels[train], images[val], labels[val], kp)
     (train_acc, train_loss), (val_acc, val_loss) = results[kp]
-    print(f"keep_prob {kp}: train accuracy {train_acc:.3f} (loss {train_loss:.3f}), "
-          f"validation accuracy {val_acc:.3f} (loss {val_loss:.3f})")
+    print(
+        f"keep_prob {kp}: train accuracy {train_acc:.3f} (loss {train_loss:.3f}), "
+        f"validation accuracy {val_acc:.3f} (loss {val_loss:.3f})"
+    )
 
 # %% [readonly-markdown] id=q_effect_intro
 # Compare the two runs: training and validation accuracy and loss. What does dropout change

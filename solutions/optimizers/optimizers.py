@@ -30,6 +30,7 @@ np.set_printoptions(precision=4, suppress=True)
 #
 # *Slide: "SGD with Mini Batch".* `w = w - learning_rate * dw`.
 
+
 # %% [answer] id=ans_sgd
 def sgd(w, dw, config=None):
     if config is None:
@@ -40,6 +41,7 @@ def sgd(w, dw, config=None):
     next_w = w - config["learning_rate"] * dw
     ### END SOLUTION
     return next_w, config
+
 
 # %% [check] id=sgd
 
@@ -55,6 +57,7 @@ def sgd(w, dw, config=None):
 # $1/(1 - \beta) = 10$ gradients). Store `v` in `config["velocity"]`. (This is the slides'
 # averaged form; torch's `SGD(momentum=0.9)` drops the $(1 - \beta)$, which only rescales the
 # learning rate.)
+
 
 # %% [answer] id=ans_sgd_momentum
 def sgd_momentum(w, dw, config=None):
@@ -74,6 +77,7 @@ def sgd_momentum(w, dw, config=None):
     config["velocity"] = v
     return next_w, config
 
+
 # %% [check] id=sgd_momentum
 
 # %% [readonly-markdown] id=rmsprop_intro
@@ -87,6 +91,7 @@ def sgd_momentum(w, dw, config=None):
 # Coordinates with large gradients (the slide's vertical direction) take smaller steps.
 # `beta = config["decay_rate"]`, $\epsilon$ = `config["epsilon"]` goes *outside* the square
 # root (as in Hinton's lecture and in torch); store `S` in `config["cache"]`.
+
 
 # %% [answer] id=ans_rmsprop
 def rmsprop(w, dw, config=None):
@@ -107,6 +112,7 @@ def rmsprop(w, dw, config=None):
     config["cache"] = cache
     return next_w, config
 
+
 # %% [check] id=rmsprop
 
 # %% [readonly-markdown] id=adam_intro
@@ -125,6 +131,7 @@ def rmsprop(w, dw, config=None):
 # (the slide's $S$), as in the Adam paper and CS231n; $\epsilon$ goes outside the square root,
 # as in the paper and torch. Store all three back in `config`: `m`, `v` and the step count
 # `t` (the number of steps taken so far), which the checks read back after every step.
+
 
 # %% [answer] id=ans_adam
 def adam(w, dw, config=None):
@@ -155,6 +162,7 @@ def adam(w, dw, config=None):
     config["m"], config["v"] = m, v
     return next_w, config
 
+
 # %% [check] id=adam
 
 # %% [readonly-markdown] id=decay_intro
@@ -169,6 +177,7 @@ def adam(w, dw, config=None):
 #   $0.95^\text{epoch\_num}$);
 # - `inverse_sqrt_decay`: the slide's $k / \sqrt{\text{epoch\_num}}$ counts epochs from 1,
 #   so with epochs from 0 it is $\alpha_0 / \sqrt{\text{epoch} + 1}$.
+
 
 # %% [answer] id=ans_schedules
 def inverse_time_decay(learning_rate, epoch, decay_rate=1.0):
@@ -188,6 +197,7 @@ def inverse_sqrt_decay(learning_rate, epoch):
     return learning_rate / np.sqrt(epoch + 1)
     ### END SOLUTION
 
+
 # %% [check] id=lr_schedules
 
 # %% [readonly-markdown] id=race_intro
@@ -200,6 +210,7 @@ def inverse_sqrt_decay(learning_rate, epoch):
 # optimizer runs from the same start with the learning rate that suits it (the rule from the
 # slides: tune $\alpha$). The table shows how many steps each needs to bring the loss under
 # $10^{-3}$; your implementations run the race.
+
 
 # %% [readonly] id=race_demo
 def valley(w):
@@ -261,15 +272,23 @@ digits = load_digits()
 X_all, y_all = digits.data / 16.0, digits.target
 order = np.random.default_rng(0).permutation(len(y_all))
 train, val = order[:1200], order[1200:]
-settings = {"sgd": {"learning_rate": 0.5}, "sgd_momentum": {"learning_rate": 0.5},
-            "rmsprop": {"learning_rate": 1e-3}, "adam": {"learning_rate": 1e-3}}
+settings = {
+    "sgd": {"learning_rate": 0.5},
+    "sgd_momentum": {"learning_rate": 0.5},
+    "rmsprop": {"learning_rate": 1e-3},
+    "adam": {"learning_rate": 1e-3},
+}
 for name, hyper in settings.items():
     rule = contestants[name][0]
     rng = np.random.default_rng(1)
-    params = {"W1": rng.standard_normal((64, 64)) * np.sqrt(2 / 64), "b1": np.zeros(64),
-              "W2": rng.standard_normal((64, 10)) * np.sqrt(2 / 64), "b2": np.zeros(10)}
+    params = {
+        "W1": rng.standard_normal((64, 64)) * np.sqrt(2 / 64),
+        "b1": np.zeros(64),
+        "W2": rng.standard_normal((64, 10)) * np.sqrt(2 / 64),
+        "b2": np.zeros(10),
+    }
     configs = {k: dict(hyper) for k in params}
-    for step in range(150):
+    for _ in range(150):
         batch = rng.choice(train, 50, replace=False)
         loss, grads = net_loss(params, X_all[batch], y_all[batch])
         for k in params:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from torch import nn as tnn
@@ -79,6 +80,56 @@ def test_every_function_is_gradchecked():
     functions = {name for name in cnn.__all__ if name.endswith("Function")}
     checked = {case[0].__name__ for case in GRADCHECK_CASES.values()}
     assert functions == checked, f"not gradchecked: {sorted(functions - checked)}"
+
+
+# --- the pointwise Functions against torch's own functions -----------------------------------
+
+POINTWISE_CASES = {
+    "ReLUFunction": (cnn.ReLUFunction, (), F.relu),
+    "LeakyReLUFunction": (cnn.LeakyReLUFunction, (0.1,), lambda x: F.leaky_relu(x, 0.1)),
+    "SigmoidFunction": (cnn.SigmoidFunction, (), torch.sigmoid),
+    "TanhFunction": (cnn.TanhFunction, (), torch.tanh),
+    "ELUFunction": (cnn.ELUFunction, (0.7,), lambda x: F.elu(x, alpha=0.7)),
+}
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("case", POINTWISE_CASES.values(), ids=POINTWISE_CASES.keys())
+def test_pointwise_function_matches_torch_values_and_gradients(case, device):
+    function, params, torch_function = case
+    x = randn(4, 7, seed=6, device=device) * 3  # both sides of 0, and the saturated tails
+    x_ours = x.detach().clone().requires_grad_()
+    x_theirs = x.detach().clone().requires_grad_()
+    out_ours, out_theirs = function.apply(x_ours, *params), torch_function(x_theirs)
+    assert_close(out_ours, out_theirs, 1e-12, f"{function.__name__}: output")
+    dout = randn(4, 7, seed=7, device=device, requires_grad=False)
+    out_ours.backward(dout)
+    out_theirs.backward(dout)
+    assert_close(x_ours.grad, x_theirs.grad, 1e-12, f"{function.__name__}: input gradient")
+
+
+@pytest.mark.parametrize("case", POINTWISE_CASES.values(), ids=POINTWISE_CASES.keys())
+def test_pointwise_function_passes_torch_gradcheck_in_float64(case):
+    function, params, _ = case
+    x = randn(3, 5, seed=8)
+    assert torch.autograd.gradcheck(lambda t: function.apply(t, *params), (x,), eps=1e-6)
+
+
+def test_pointwise_function_builds_a_function_from_any_layer_pair():
+    def cube_forward(x, scale):
+        return scale * x**3, (x, scale)
+
+    def cube_backward(dout, cache):
+        x, scale = cache
+        return dout * 3 * scale * x**2
+
+    cube = cnn.pointwise_function(cube_forward, cube_backward)
+    x = randn(5, seed=9)
+    out = cube.apply(x, 2.0)
+    out.sum().backward()
+    expected_out, expected_grad = 2.0 * x.detach() ** 3, 6.0 * x.detach() ** 2
+    assert_close(out, expected_out, 1e-14, "cube output")
+    assert_close(x.grad, expected_grad, 1e-14, "cube gradient")
 
 
 # --- modules against their torch.nn namesakes -----------------------------------------------

@@ -1,0 +1,212 @@
+"""Grade one class locally and on a Dask cluster: throughput and the cluster's overhead.
+
+    python benchmarks/bench_cluster.py [--students 100] [--workers 1,2]
+
+Builds a class of N submissions of the grader's sample assignment (tests/grading/course;
+mostly honest, a few with warnings or wrong answers), then grades it with ``cnncourse
+grade`` four ways: locally with ``--jobs 1`` and ``--jobs 2``, and through ``--scheduler``
+on a Dask cluster of 1 and of 2 workers: a ``dask scheduler`` and ``dask worker --nthreads
+1`` processes on 127.0.0.1, started before the timing as a department's cluster would be
+running. Each way grades the whole class once (``--force``), then once more with nothing
+changed: that second run grades nothing, and its time is the way's fixed cost (start-up,
+the suite's collection, the workers' check, the outputs). A cluster first gets one such
+run with nothing to grade, in which its workers start their grading sessions (printed
+apart: a new cluster's first run). Printed per way: the wall time,
+throughput (submissions/s), the marginal cost of a submission ((wall - fixed) / N, per
+process), and for a cluster the ratio to local grading with the same number of processes,
+whose excess is the cluster's overhead per submission (target under 5 %). Last, the
+projected time of 1,000 students on 50 workers from the one-worker cluster's marginal
+cost and fixed cost. Every way must give every student the same score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "grading"))
+
+from grading_corpus import CASES, COURSE, build  # noqa: E402
+
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+TARGET = 0.05  # the cluster's overhead per submission
+
+
+def make_class(folder: Path, students: int) -> dict[str, str]:
+    """N submissions in nbgrader's layout: 8 in 10 honest, 1 printing warnings, 1 wrong."""
+    kinds = {}
+    for index in range(students):
+        kind = "honest"
+        if index % 10 == 4:
+            kind = "honest_with_warnings"
+        elif index % 10 == 9:
+            kind = ("released_stubs", "monkeypatches_numpy_builtins_and_checks")[index // 10 % 2]
+        student = f"student{index:04d}"
+        build(CASES[kind], folder / student / "sample" / "sample.ipynb", {})
+        kinds[student] = kind
+    return kinds
+
+
+class Cluster:
+    """A ``dask scheduler`` on 127.0.0.1 and the ``dask worker`` processes added to it."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.processes: list[subprocess.Popen] = []
+        scheduler_file = folder / "scheduler.json"
+        self._start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", "0",
+                    "--no-dashboard", "--scheduler-file", str(scheduler_file))  # fmt: skip
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                self.address = json.loads(scheduler_file.read_text())["address"]
+                break
+            except (OSError, ValueError, KeyError):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the Dask scheduler did not start") from None
+                time.sleep(0.2)
+        self.workers = 0
+
+    def _start(self, name: str, *args: str) -> None:
+        with open(self.folder / f"{name}.log", "w") as log:
+            process = subprocess.Popen(
+                [str(BIN / "dask"), *args], stdout=log, stderr=subprocess.STDOUT, env=ENV,
+                start_new_session=True,
+            )  # fmt: skip
+        self.processes.append(process)
+
+    def add_worker(self) -> None:
+        self.workers += 1
+        self._start(f"worker{self.workers}", "worker", self.address, "--nthreads", "1",
+                    "--no-dashboard", "--host", "127.0.0.1")  # fmt: skip
+        from distributed import Client
+
+        with Client(self.address, timeout=60) as client:
+            client.wait_for_workers(self.workers, timeout=120)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def grade(submitted: Path, out: Path, *extra: str) -> float:
+    """Wall seconds of one ``cnncourse grade`` over the class."""
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "cnncourse", "grade", "sample", str(submitted), "--course",
+         str(COURSE), "--json", str(out), *extra],
+        env=ENV, capture_output=True, text=True,
+    )  # fmt: skip
+    wall = time.perf_counter() - start
+    if result.returncode != 0:
+        raise RuntimeError(f"cnncourse grade {' '.join(extra)} failed:\n{result.stderr[-3000:]}")
+    return wall
+
+
+def measure(submitted: Path, out: Path, *how: str, start_from: Path | None = None) -> dict:
+    """Grade the class (all of it), then again with nothing changed (the fixed cost).
+
+    ``start_from``: results of the whole class; first a run with nothing to grade starts
+    the workers' sessions (its time is the cold fixed cost: a new cluster's first run).
+    """
+    cold = None
+    if start_from is not None:
+        shutil.copyfile(start_from, out)
+        cold = grade(submitted, out, *how)
+    wall = grade(submitted, out, "--force", *how)
+    scores = {r["student"]: r["score"] for r in json.loads(out.read_text())["submissions"]}
+    fixed = grade(submitted, out, *how)
+    return {"wall": wall, "fixed": fixed, "cold": cold, "scores": scores}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=100)
+    parser.add_argument("--workers", default="1,2", help="process counts to compare")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
+    runs: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        kinds = make_class(folder / "submitted", args.students)
+        for n in counts:
+            runs[f"local --jobs {n}"] = measure(
+                folder / "submitted", folder / f"local{n}.json", "--jobs", str(n)
+            )
+            print(f"local --jobs {n}: {runs[f'local --jobs {n}']['wall']:.1f} s", flush=True)
+        cluster = Cluster(folder)
+        try:
+            for n in counts:
+                while cluster.workers < n:
+                    cluster.add_worker()
+                name = f"cluster, {n} worker{'s' * (n > 1)}"
+                runs[name] = measure(
+                    folder / "submitted", folder / f"cluster{n}.json",
+                    "--scheduler", cluster.address, start_from=folder / f"local{n}.json",
+                )  # fmt: skip
+                print(f"{name}: {runs[name]['wall']:.1f} s", flush=True)
+        finally:
+            cluster.stop()
+    return report(runs, counts, args.students, kinds)
+
+
+def report(runs: dict[str, dict], counts: list[int], students: int, kinds: dict) -> int:
+    print(f"\n{students} submissions of the sample assignment "
+          f"({sum(k == 'honest' for k in kinds.values())} honest), load average "
+          f"{os.getloadavg()[0]:.1f} at the end, {os.cpu_count()} cores")  # fmt: skip
+    print("| how | wall s | fixed s | submissions/s | marginal s/submission | vs local |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    marginal = {}
+    for n in counts:
+        for name in (f"local --jobs {n}", f"cluster, {n} worker{'s' * (n > 1)}"):
+            run = runs[name]
+            marginal[name] = (run["wall"] - run["fixed"]) / students * n  # per process
+            versus = ""
+            if name.startswith("cluster"):
+                local = marginal[f"local --jobs {n}"]
+                extra = marginal[name] - local
+                ratio = run["wall"] / runs[f"local --jobs {n}"]["wall"]
+                versus = (f"{ratio:.3f}x wall; {extra * 1000:+.0f} ms, "
+                          f"{extra / local:+.1%} per submission")  # fmt: skip
+            print(f"| {name} | {run['wall']:.1f} | {run['fixed']:.1f} | "
+                  f"{students / run['wall']:.2f} | {marginal[name]:.3f} | {versus} |")  # fmt: skip
+    for name, run in runs.items():
+        if run["cold"] is not None:
+            print(f"{name}: fixed cost {run['cold']:.1f} s in a new cluster's first run "
+                  f"(each worker starts its session: collects the suite, probes its sandbox), "
+                  f"{run['fixed']:.1f} s after")  # fmt: skip
+    one = "cluster, 1 worker" if 1 in counts else f"cluster, {counts[0]} workers"
+    per_worker = math.ceil(1000 / 50)
+    projected = runs[one]["fixed"] + per_worker * marginal[one]
+    print(f"\nprojection: 1,000 students on 50 workers = {per_worker} submissions per worker x "
+          f"{marginal[one]:.3f} s + {runs[one]['fixed']:.1f} s fixed = {projected:.0f} s "
+          f"({projected / 60:.1f} min) per assignment")  # fmt: skip
+    reference = runs[f"local --jobs {counts[0]}"]["scores"]
+    differ = [name for name, run in runs.items() if run["scores"] != reference]
+    if differ:
+        print(f"SCORES DIFFER from local --jobs {counts[0]}: {differ}")
+        return 1
+    print("every way gave every student the same score")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
