@@ -2,7 +2,8 @@
 
 Reference layers (``cnncourse.layers``), optimizers (``cnncourse.optim``), models
 (``cnncourse.models``), the ``summary`` table, datasets, a training loop and the
-autograder. Submodules load lazily, so ``import cnncourse`` stays light: torch is only
+autograder; the textbook's own helpers (demos, plots, experiments) live in
+``cnncourse.book``. Submodules load lazily, so ``import cnncourse`` stays light: torch is only
 imported when something that needs it is first used.
 """
 
@@ -13,23 +14,19 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = {
+    "book",
     "checks",
     "cli",
     "data",
     "gradcheck",
     "grading",
-    "hparam",
     "init",
     "layers",
     "models",
     "nn",
     "optim",
-    "perceptron",
     "summarize",
     "train",
-    "transfer",
-    "viz",
-    "widgets",
 }
 
 __all__ = ["__version__", "summary", *sorted(_SUBMODULES)]

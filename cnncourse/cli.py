@@ -12,7 +12,7 @@ modules know nothing of argparse, so what a command does can be called from Pyth
     summary      :func:`cnncourse.summarize.model_summary`
     release      :func:`cnncourse.grading.release.release`
     check        :func:`cnncourse.grading.check.check_notebook`
-    grade        :mod:`cnncourse.grading.cli` (its own parser, for now)
+    grade        :func:`cnncourse.grading.grade.grade_class`
     ===========  ===============================================
 
 The library modules are imported only when their command runs, so ``cnncourse --help``
@@ -25,6 +25,7 @@ import argparse
 import ast
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -238,6 +239,90 @@ def _release(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- grade
+
+
+def _grade_arguments(parser: argparse.ArgumentParser) -> None:
+    from cnncourse.grading.cluster import EXTRA
+    from cnncourse.grading.sandbox import LEVELS
+
+    parser.add_argument("assignment", help="assignment name (solutions/NAME/NAME.ipynb)")
+    parser.add_argument(
+        "submissions",
+        nargs="+",
+        type=Path,
+        help="notebooks, or folders in nbgrader's submitted/<student>/<assignment>/ layout",
+    )
+    parser.add_argument("--course", type=Path, default=Path("."), help="course root (default .)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="submissions graded at once (locally; with --scheduler the workers decide)",
+    )
+    parser.add_argument("--timeout", type=float, help="seconds per call (assignment.toml: 10)")
+    parser.add_argument("--memory", type=int, help="MiB per submission (assignment.toml: 2048)")
+    parser.add_argument(
+        "--submission-timeout",
+        type=float,
+        help="wall-clock seconds one submission may cost in all (assignment.toml: 300)",
+    )
+    parser.add_argument("--json", type=Path, help="results file (also what a re-run resumes)")
+    parser.add_argument("--csv", type=Path, help="class CSV: one row per student")
+    parser.add_argument("--feedback", type=Path, help="folder for one HTML page per student")
+    parser.add_argument(
+        "--gradebook",
+        help="nbgrader gradebook URL: sqlite:///gradebook.db, or postgresql://USER@HOST/DB "
+        "for one gradebook shared by several graders",
+    )
+    parser.add_argument(
+        "--isolation",
+        choices=["auto", *LEVELS],
+        default=os.environ.get("CNNCOURSE_ISOLATION", "auto"),
+        help="sandbox level (default: $CNNCOURSE_ISOLATION, else auto: bubblewrap, and a "
+        "refusal where it is not available; uid and rlimits only when named)",
+    )
+    parser.add_argument("--force", action="store_true", help="regrade unchanged submissions")
+    parser.add_argument(
+        "--scheduler",
+        help="grade on a Dask cluster: its scheduler's address (tcp://HOST:PORT), or local:N "
+        "for N worker processes here (needs " + EXTRA + ")",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        help="seconds to reach the --scheduler before giving up (default 10)",
+    )
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from cnncourse.grading.grade import Options, grade_options
+
+    try:
+        options = Options(
+            args.assignment,
+            tuple(args.submissions),
+            course=args.course,
+            jobs=args.jobs,
+            scheduler=args.scheduler,
+            connect_timeout=args.connect_timeout,
+            timeout=args.timeout,
+            memory_mb=args.memory,
+            submission_timeout=args.submission_timeout,
+            json_path=args.json,
+            csv_path=args.csv,
+            feedback=args.feedback,
+            gradebook=args.gradebook,
+            isolation=args.isolation,
+            force=args.force,
+        )
+    except (TypeError, ValueError) as error:  # a malformed option
+        print(f"cnncourse grade: {error}", file=sys.stderr)
+        return 2
+    return grade_options(options)
+
+
 # --------------------------------------------------------------------------- check
 
 
@@ -306,8 +391,9 @@ COMMANDS: dict[str, Command] = {
     ),
     "grade": Command(
         "autograde submissions in a sandbox",
-        "cnncourse.grading.cli",
-        *_delegated("cnncourse.grading.cli"),
+        "nbgrader",
+        _grade_arguments,
+        _grade,
     ),
     "check": Command(
         "run an exercise notebook's visible self-checks",

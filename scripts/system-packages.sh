@@ -12,17 +12,27 @@ set -euo pipefail
 
 target=${1:?usage: scripts/system-packages.sh book|test}
 
-# package:command that shows it is installed
+# package:command that shows it is installed (a command on PATH, or a /path/glob for
+# programs kept off PATH, as Debian keeps PostgreSQL's server programs)
 case $target in
   book) wanted=() ;;  # the book builds with Python packages only
-  # the browser tests; the grader's sandbox; npm installs axe-core for the accessibility test
-  test) wanted=(chromium:chromium bubblewrap:bwrap npm:npm) ;;
+  # the browser tests; the grader's sandbox; npm installs axe-core for the accessibility test;
+  # the tests of a PostgreSQL gradebook start a private server of their own
+  test) wanted=(chromium:chromium bubblewrap:bwrap npm:npm
+                "postgresql:/usr/lib/postgresql/*/bin/initdb") ;;
   *) echo "system-packages.sh: unknown target '$target' (book or test)" >&2; exit 2 ;;
 esac
 
+installed() {
+  case $1 in
+    /*) compgen -G "$1" >/dev/null ;;
+    *) command -v "$1" >/dev/null 2>&1 ;;
+  esac
+}
+
 missing=()
 for entry in ${wanted[@]+"${wanted[@]}"}; do
-  command -v "${entry#*:}" >/dev/null 2>&1 || missing+=("${entry%%:*}")
+  installed "${entry#*:}" || missing+=("${entry%%:*}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -58,8 +68,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq "${missing[@]}" >/dev/null
 for entry in ${wanted[@]+"${wanted[@]}"}; do
-  if ! command -v "${entry#*:}" >/dev/null 2>&1; then
-    echo "make $target: ${entry%%:*} installed, but '${entry#*:}' is still not on PATH" >&2
+  if ! installed "${entry#*:}"; then
+    echo "make $target: ${entry%%:*} installed, but '${entry#*:}' is still not found" >&2
     exit 1
   fi
 done

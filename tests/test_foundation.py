@@ -92,7 +92,13 @@ def test_make_test_and_make_book_install_the_debian_packages_first(repo_root):
         prerequisites = line.split(":", 1)[1].split()
         assert prerequisites[0] == f"system-packages-{target}", line
     script = (repo_root / "scripts" / "system-packages.sh").read_text()
-    for package, command in (("chromium", "chromium"), ("bubblewrap", "bwrap")):
+    checks = (
+        ("chromium", "chromium"),
+        ("bubblewrap", "bwrap"),
+        # Debian keeps the server's programs off PATH; tests/grading/postgres_server.py globs
+        ("postgresql", "/usr/lib/postgresql/*/bin/initdb"),
+    )
+    for package, command in checks:
         assert f"{package}:{command}" in script, f"system-packages.sh does not check {package}"
 
 

@@ -5,10 +5,10 @@
  *  - buttons and toggles whose aria-label differs from their visible text (search, colour
  *    mode, sphinx-togglebutton's "Toggle hidden content" on hidden cell outputs): the label
  *    starts with the visible text, so speech users can say what they see;
- *  - the demos' controls (cnncourse.widgets): a dropdown or slider carries no label of its own
+ *  - the demos' controls (cnncourse.book.widgets): a dropdown or slider carries no label of its own
  *    (the text beside it is a separate widget), so it gets that text as its aria-label. Widgets
  *    render after the page loads, so new controls are labelled as they appear;
- *  - the demos' pictures: the description cnncourse.widgets puts, hidden, in the demo's
+ *  - the demos' pictures: the description cnncourse.book.widgets puts, hidden, in the demo's
  *    header becomes the alt text of each picture. */
 (function () {
   "use strict";

@@ -19,6 +19,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from cnncourse.grading import gradebook_locks
+
 SCHEMA_VERSION = 1
 
 
@@ -94,10 +96,14 @@ class GradebookWriter:
     response.", as ``nbgrader autograde`` does). A grade given by hand is kept; it is flagged
     for review when the submission was graded again, not when a re-run reused its record
     (``record["reused"]``). After a failed write it starts afresh at the next record.
+
+    The URL names a SQLite file or a PostgreSQL database (:mod:`gradebook_locks`): there each
+    submission is one transaction under the lock of its assignment and student, so several
+    processes can write one gradebook; the later write of a student replaces the earlier.
     """
 
     def __init__(self, url: str, source, course: Path | None = None):
-        self.url = url
+        self.url = gradebook_locks.database_url(url)
         self.source = source
         self.course = course
         self.gradebook = None
@@ -107,7 +113,7 @@ class GradebookWriter:
         if self.gradebook is None:
             self.gradebook = self._open(record["assignment"])
         try:
-            self._write(self.gradebook, record)
+            gradebook_locks.retrying(lambda: self._write_locked(self.gradebook, record))
         except BaseException:
             self.close()
             raise
@@ -122,8 +128,17 @@ class GradebookWriter:
 
         _alembic_on_path()
         config = course_config(self.course)
-        self.cells = register_assignment(self.url, self.source.path, assignment, config)
+        self.cells = gradebook_locks.retrying(
+            lambda: register_assignment(self.url, self.source.path, assignment, config)
+        )
         return Gradebook(self.url, config.CourseDirectory.get("course_id", "default_course"))
+
+    def _write_locked(self, gradebook, record: dict) -> None:
+        key = gradebook_locks.student_key(
+            gradebook.course_id, record["assignment"], record["student"]
+        )
+        with gradebook_locks.locked_transaction(gradebook, key):
+            self._write(gradebook, record)
 
     def _write(self, gradebook, record: dict) -> None:
         from nbgrader.api import MissingEntry
@@ -185,16 +200,24 @@ def register_assignment(url: str, source_path: Path, assignment: str, config) ->
     does: its own preprocessors, up to and including SaveCells, run on the instructor's
     notebook. Returns each nbgrader cell's metadata by grade id, with ``released``: the cell's
     text as released to students (for answers, the stub)."""
+    from nbgrader.api import Gradebook
+
+    course_id = config.CourseDirectory.get("course_id", "default_course")
+    with gradebook_locks.held(url, gradebook_locks.SCHEMA):  # nbgrader creates its tables
+        Gradebook(url, course_id).close()
+    with gradebook_locks.held(url, gradebook_locks.assignment_key(course_id, assignment)):
+        return _register_cells(url, Path(source_path), assignment, config, course_id)
+
+
+def _register_cells(url: str, source_path: Path, assignment: str, config, course_id: str):
     import nbformat
     from nbgrader.api import Gradebook
     from nbgrader.converters import GenerateAssignment
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.preprocessors import SaveCells
 
-    course_id = config.CourseDirectory.get("course_id", "default_course")
     with Gradebook(url, course_id) as gradebook:
         gradebook.update_or_create_assignment(assignment)
-    source_path = Path(source_path)
     notebook = nbformat.read(source_path, as_version=4)
     resources = {
         "unique_key": source_path.stem,

@@ -33,11 +33,10 @@ from cnncourse.grading.notebook import (
     to_python,
 )
 
-# Winnowing parameters, in characters of tokenized code (every name is one letter, spaces and
-# comments are gone): a match shorter than NOISE is never counted, one of GUARANTEE or more
-# always is (copydetect's -n and -g). THRESHOLD: measured, docs/grading.md.
+# NOISE: the length of a k-gram, in characters of tokenized code (every name is one letter,
+# spaces and comments are gone): a match shorter than that never counts (copydetect's -n).
+# Every k-gram is a fingerprint (_fingerprint). THRESHOLD: measured, docs/grading.md.
 NOISE = 25
-GUARANTEE = 25
 THRESHOLD = 0.65
 
 
@@ -82,17 +81,56 @@ class Report:
 
 
 @dataclass(frozen=True)
+class _Cell:
+    """One answer cell of a student and its fingerprints that are not boilerplate."""
+
+    grade_id: str
+    source: str
+    fingerprint: object  # copydetect's CodeFingerprint
+    hashes: object  # numpy array: the hash of each k-gram kept, by position
+    positions: object  # numpy array: where each starts in the tokenized code
+    distinct: object  # numpy array: the distinct hashes, sorted
+    own: int  # tokenized characters covered by those k-grams: the student's own code
+
+    @classmethod
+    def of(cls, grade_id: str, source: str, boilerplate) -> _Cell:
+        import numpy as np
+
+        fingerprint = _fingerprint(source, boilerplate)
+        found = [(i, h) for h, places in fingerprint.hash_idx.items() for i in places]
+        found.sort()
+        positions = np.array([i for i, _ in found], dtype=np.int64)
+        hashes = np.array([h for _, h in found], dtype=np.int64)
+        distinct = np.unique(hashes)
+        return cls(grade_id, source, fingerprint, hashes, positions, distinct, _covered(positions))
+
+    def found_in(self, other: _Cell) -> int:
+        """How much of this cell's own code has a k-gram in ``other``."""
+        import numpy as np
+
+        where = np.searchsorted(other.distinct, self.hashes).clip(0, len(other.distinct) - 1)
+        return _covered(self.positions[other.distinct[where] == self.hashes])
+
+
+def _covered(positions) -> int:
+    """Characters covered by k-grams starting at ``positions`` (sorted, distinct)."""
+    import numpy as np
+
+    if len(positions) == 0:
+        return 0
+    return int(np.minimum(np.diff(positions), NOISE).sum()) + NOISE
+
+
+@dataclass(frozen=True)
 class _Answers:
-    """A student's answer cells, in the released notebook's order, and their fingerprints."""
+    """A student's answer cells, in the released notebook's order."""
 
     student: str
-    cells: tuple[tuple[str, str], ...]  # grade id, source
-    prints: tuple  # per cell: copydetect's CodeFingerprint, None for a cell of no own code
+    cells: tuple[_Cell, ...]
 
     @property
-    def own(self) -> float:
-        """How much code the student wrote (tokenized characters that are not boilerplate)."""
-        return sum(p.token_coverage for p in self.prints if p is not None)
+    def own(self) -> int:
+        return sum(cell.own for cell in self.cells)
 
 
 def similarity_report(
@@ -131,8 +169,8 @@ def similarity_report(
         except NotebookError as exc:
             skipped[ref.student] = str(exc)
             continue
-        cells = tuple((g, found.answers.get(g, "")) for g in source.answer_ids)
-        answers.append(_Answers(ref.student, cells, _fingerprints(cells, boilerplate)))
+        cells = [_Cell.of(g, found.answers.get(g, ""), boilerplate) for g in source.answer_ids]
+        answers.append(_Answers(ref.student, tuple(cells)))
     return _compare(assignment, threshold, answers, given, skipped)
 
 
@@ -186,78 +224,89 @@ def _boilerplate(released: Path) -> tuple[set, frozenset[str]]:
 
 
 def _fingerprint(code: str, boilerplate=None):
+    """copydetect's fingerprint of ``code``: every k-gram (a window of 1, so no winnowing:
+    which k-grams winnowing keeps depends on Python's hash, which changes from one process
+    to the next, and answer cells are small enough to keep them all)."""
     import numpy as np
     from copydetect import CodeFingerprint
 
     return CodeFingerprint(
         "answer.py",
         NOISE,
-        GUARANTEE - NOISE + 1,
+        1,
         boilerplate=np.array(sorted(boilerplate)) if boilerplate else None,
         language="python",
         fp=io.StringIO(code),
     )
 
 
-def _fingerprints(cells, boilerplate: set) -> tuple:
-    prints = []
-    for _grade_id, source in cells:
-        found = _fingerprint(source, boilerplate)
-        prints.append(found if found.hashes else None)
-    return tuple(prints)
-
-
 def _compare(assignment, threshold, answers: list[_Answers], given, skipped) -> Report:
     scores, pairs = {}, []
     for first, second in itertools.combinations(answers, 2):
-        fractions, cells = _pair(first, second, given)
+        fractions = _fractions(first, second)
         scores[first.student, second.student] = fractions
         if max(fractions) >= threshold:
+            cells = _cell_matches(first, second, given)
             pairs.append(Pair(first.student, second.student, fractions, cells))
     pairs.sort(key=lambda pair: (-pair.score, pair.first, pair.second))
     students = tuple(a.student for a in answers)
     return Report(assignment, threshold, students, tuple(pairs), scores, skipped)
 
 
-def _pair(first: _Answers, second: _Answers, given: frozenset[str]):
-    """Both fractions, and the cells with matching lines: each answer cell is compared with
-    the same cell of the other notebook. ``given``: the released notebook's lines."""
+def _fractions(first: _Answers, second: _Answers) -> tuple[float, float]:
+    """How much of each one's own code has a k-gram in the same cell of the other's (as
+    copydetect's ``compare_files`` computes it, summed over the cells)."""
+    found = [0, 0]
+    for cell1, cell2 in zip(first.cells, second.cells, strict=True):
+        if cell1.own == 0 or cell2.own == 0:
+            continue
+        found[0] += cell1.found_in(cell2)
+        found[1] += cell2.found_in(cell1)
+    return tuple(
+        part / own if own else 0.0 for part, own in zip(found, (first.own, second.own), strict=True)
+    )
+
+
+def _cell_matches(first: _Answers, second: _Answers, given) -> tuple[CellMatch, ...]:
+    """The cells with matching code, their matched lines from copydetect's ``compare_files``.
+    ``given``: the released notebook's lines, never marked."""
     from copydetect import compare_files
 
-    overlap, cells = [0.0, 0.0], []
-    for (grade_id, text1), (_, text2), print1, print2 in zip(
-        first.cells, second.cells, first.prints, second.prints, strict=True
-    ):
-        if print1 is None or print2 is None or not print1.hashes & print2.hashes:
+    cells = []
+    for cell1, cell2 in zip(first.cells, second.cells, strict=True):
+        if cell1.own == 0 or cell2.own == 0:
             continue
-        _tokens, (part1, part2), (slices1, slices2) = compare_files(print1, print2)
-        overlap[0] += part1 * print1.token_coverage
-        overlap[1] += part2 * print2.token_coverage
-        lines1, marked1 = _matched_lines(text1, slices1, given)
-        lines2, marked2 = _matched_lines(text2, slices2, given)
-        cells.append(CellMatch(grade_id, lines1, lines2, marked1, marked2))
-    fractions = tuple(
-        float(part / own) if own else 0.0
-        for part, own in zip(overlap, (first.own, second.own), strict=True)
-    )
-    return fractions, tuple(cells)
+        _tokens, _fractions, (slices1, slices2) = compare_files(
+            cell1.fingerprint, cell2.fingerprint
+        )
+        lines1, marked1 = _matched_lines(cell1.source, slices1, given)
+        lines2, marked2 = _matched_lines(cell2.source, slices2, given)
+        if marked1 or marked2:
+            cells.append(CellMatch(cell1.grade_id, lines1, lines2, marked1, marked2))
+    return tuple(cells)
 
 
 def _matched_lines(text: str, slices, given) -> tuple[tuple[str, ...], frozenset[int]]:
     """The cell's lines, and those holding matched code (not only blanks, a comment or a
     line of the released notebook)."""
-    copied = bytearray(len(text))
-    for start, end in zip(slices[0], slices[1], strict=True):
-        copied[int(start) : int(end)] = b"\x01" * (int(end) - int(start))
+    import numpy as np
+
+    copied = np.zeros(len(text) + 1, dtype=np.int64)
+    if len(slices) and len(slices[0]):
+        np.add.at(copied, np.asarray(slices[0], dtype=np.int64).clip(0, len(text)), 1)
+        np.add.at(copied, np.asarray(slices[1], dtype=np.int64).clip(0, len(text)), -1)
+    code = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32) > ord(" ")
+    # matched characters that are not spaces, counted up to each place in the text
+    counts = [0, *np.cumsum((np.cumsum(copied[:-1]) > 0) & code).tolist()]
     lines = text.split("\n")
     marked, offset = set(), 0
     for index, line in enumerate(lines):
         stripped = line.strip()
-        if stripped and not stripped.startswith("#") and stripped not in given:
-            chars = range(offset, offset + len(line))
-            if any(copied[c] and not line[c - offset].isspace() for c in chars):
-                marked.add(index)
-        offset += len(line) + 1
+        end = offset + len(line)
+        own = stripped and not stripped.startswith("#") and stripped not in given
+        if own and counts[end] > counts[offset]:
+            marked.add(index)
+        offset = end + 1
     return tuple(lines), frozenset(marked)
 
 

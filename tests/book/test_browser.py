@@ -6,7 +6,7 @@ every page: no failed request (blocked, aborted or HTTP >= 400), no page error (
 JavaScript exception), every <img> loaded, and every math element typeset by MathJax with no
 literal backslash or MathJax error left in it (an unknown or unexpandable command, such as
 an escaped underscore inside a text command, is printed as typed). On
-every demo (``.cnn-demo``, see ``cnncourse.widgets``): each control is moved and the picture
+every demo (``.cnn-demo``, see ``cnncourse.book.widgets``): each control is moved and the picture
 must change. A full-page screenshot of every chapter goes to ``<build>/../screenshots/``
 (``_build/screenshots`` for the default build, which git ignores).
 

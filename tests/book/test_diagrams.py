@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from matplotlib.text import Text
 
-from cnncourse import diagrams, models, transfer
-from cnncourse.diagrams import GraphNode as N
+from cnncourse import models
+from cnncourse.book import diagrams, transfer
+from cnncourse.book.diagrams import GraphNode as N
 
 
 def meta(make, **kwargs):

@@ -1,4 +1,4 @@
-"""cnncourse.experiments: the multi-seed comparisons and babysitting measurements of the book."""
+"""cnncourse.book.experiments: the book's multi-seed comparisons and babysitting measurements."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from cnncourse.experiments import (
+from cnncourse.book.experiments import (
     activation_race,
     batches,
     deep_mlp,

@@ -1,6 +1,6 @@
 """Every chart a chapter draws itself names its axes.
 
-Figures made by ``cnncourse.viz`` and the demos are checked on the figures themselves
+Figures made by ``cnncourse.book.viz`` and the demos are checked on the figures themselves
 (``tests/book/test_viz.py``, ``test_widgets.py``); this fast check reads the chapters' code
 cells: a cell that draws a chart (a line, bar, scatter, histogram or contour plot) must also
 set its axis titles, so a reader never has to guess what an axis measures. Pictures

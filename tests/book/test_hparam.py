@@ -1,11 +1,11 @@
-"""cnncourse.hparam: the book's log-space search helpers."""
+"""cnncourse.book.hparam: the book's log-space search helpers."""
 
 import math
 
 import numpy as np
 import pytest
 
-from cnncourse.hparam import (
+from cnncourse.book.hparam import (
     LogUniform,
     OneMinusLogUniform,
     Uniform,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cnncourse.perceptron import (
+from cnncourse.book.perceptron import (
     OneVsRestPerceptron,
     Perceptron,
     letters,

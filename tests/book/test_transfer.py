@@ -1,11 +1,11 @@
-"""cnncourse.transfer: the book's offline transfer-learning experiment."""
+"""cnncourse.book.transfer: the book's offline transfer-learning experiment."""
 
 import pytest
 import torch
 from torch import nn
 
 from cnncourse import models, optim, train
-from cnncourse.transfer import (
+from cnncourse.book.transfer import (
     class_subset,
     few_per_class,
     freeze,

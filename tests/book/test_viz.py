@@ -6,7 +6,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from cnncourse import viz
+from cnncourse.book import viz
 
 
 def test_ilsvrc_errors_use_the_slides_values():

@@ -17,8 +17,8 @@ from ipywidgets.embed import dependency_state, embed_data
 from ipywidgets.widgets.widget_link import Link
 from PIL import Image
 
-from cnncourse import viz
-from cnncourse import widgets as W
+from cnncourse.book import viz
+from cnncourse.book import widgets as W
 
 SMALL = {
     "conv": lambda: W.conv_demo(
@@ -98,73 +98,6 @@ def test_controls_are_jslinked_to_every_stack_of_their_level(demo):
         ids = (f"IPY_MODEL_{link.source[0].model_id}", f"IPY_MODEL_{link.target[0].model_id}")
         assert ids in embedded
     assert name  # the fixture id names the demo in failures
-
-
-def test_activation_curves_match_closed_forms():
-    x = np.linspace(-5, 5, 41)
-    sig = 1 / (1 + np.exp(-x))
-    expected = {
-        "sigmoid": (sig, sig * (1 - sig)),
-        "tanh": (np.tanh(x), 1 - np.tanh(x) ** 2),
-        "ReLU": (np.maximum(x, 0), (x > 0).astype(float)),
-        "leaky ReLU (0.1)": (np.where(x > 0, x, 0.1 * x), np.where(x > 0, 1.0, 0.1)),
-        "ELU (alpha=1)": (np.where(x > 0, x, np.expm1(x)), np.where(x > 0, 1.0, np.exp(x))),
-        "maxout (2 pieces)": (
-            np.maximum(0.5 * x + 0.5, -1.5 * x - 1.0),
-            np.where(0.5 * x + 0.5 >= -1.5 * x - 1.0, 0.5, -1.5),
-        ),
-    }
-    for name, (f, df) in expected.items():
-        _, got_f, got_df = W.activation_curves(name, x)
-        np.testing.assert_allclose(got_f, f, atol=1e-12, err_msg=name)
-        np.testing.assert_allclose(got_df, df, atol=1e-12, err_msg=name)
-    with pytest.raises(ValueError, match="unknown activation"):
-        W.activation_curves("swish")
-
-
-def test_activations_are_in_the_slides_order():
-    # The slides list sigmoid, tanh, ReLU, leaky ReLU, then maxout before ELU; the book's plot
-    # and the demo's dropdown follow W.ACTIVATIONS.
-    assert [name.split(" (")[0] for name in W.ACTIVATIONS] == [
-        "sigmoid",
-        "tanh",
-        "ReLU",
-        "leaky ReLU",
-        "maxout",
-        "ELU",
-    ]
-
-
-def test_race_sgd_follows_the_closed_form_on_the_ravine():
-    lr, steps = 0.3, 25
-    paths = W.race(lr, steps, start=(-9.0, 2.0))
-    k = np.arange(steps + 1)
-    expected = np.stack([-9.0 * (1 - lr / 10) ** k, 2.0 * (1 - 2 * lr) ** k], axis=1)
-    np.testing.assert_allclose(paths["SGD"], expected, rtol=1e-12)
-    for name, path in paths.items():
-        loss_start, _ = W.ravine(path[0])
-        loss_end, _ = W.ravine(path[-1])
-        assert loss_end < loss_start, name
-
-
-def test_decaying_the_rate_lowers_the_noise_floor():
-    from cnncourse import optim
-
-    constant = W.noisy_regression_run(lambda lr, e: lr, 0.4, epochs=30)
-    decayed = W.noisy_regression_run(
-        lambda lr, e: optim.cosine_decay(lr, e, total_epochs=30), 0.4, epochs=30
-    )
-    assert np.all(constant >= -1e-12) and np.all(decayed >= -1e-12)
-    assert decayed[-1] < constant[-1] / 10
-
-
-def test_batchnorm_running_statistics_converge():
-    mu, sd, means, variances, x, out, _ = W.batchnorm_trace(0.9, 300, batch_size=64)
-    assert means.shape == (301, 4) and np.all(means[0] == 0)
-    np.testing.assert_allclose(means[-1], mu, atol=0.6)
-    np.testing.assert_allclose(np.sqrt(variances[-1]), sd, rtol=0.3)
-    np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-6)
-    np.testing.assert_allclose(out.std(axis=0), 1, atol=1e-3)
 
 
 def test_control_validation():

@@ -290,7 +290,7 @@ def test_without_distributed_the_scheduler_flag_names_the_extra(tmp_path):
     make_class(tmp_path / "submitted", ["honest"])
     code = (
         "import sys; sys.modules['distributed'] = None\n"  # as if it were not installed
-        "import cnncourse.grading.cli\n"
+        "import cnncourse.grading.grade\n"
         "from cnncourse.cli import main\n"
         f"raise SystemExit(main(['grade', 'sample', {str(tmp_path / 'submitted')!r}, "
         "'--scheduler', 'tcp://127.0.0.1:1']))\n"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import io
 import os
 import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 from similar_corpus import (
     ASSIGNMENTS,
@@ -115,6 +117,45 @@ def test_the_report_marks_the_copied_lines_on_both_sides(tmp_path):
     assert not any(line.startswith("#") for line in right), right
     stub = _answer_source(released("conv"), "ans_conv_forward").split("\n")
     assert not {line.strip() for line in stub} & set(left), (left, stub)
+
+
+def _copydetect_fractions(first, second) -> tuple[float, float]:
+    """The oracle: copydetect's compare_files on each answer cell, with every k-gram of the
+    released notebook's code as boilerplate, weighted by each cell's own code."""
+    from copydetect import CodeFingerprint, compare_files
+
+    def fingerprint(code, boilerplate=None):
+        return CodeFingerprint("x.py", 25, 1, boilerplate, language="python", fp=io.StringIO(code))
+
+    stub = released("conv")
+    boilerplate = set()
+    for cell in stub.cells:
+        if cell.cell_type == "code":
+            boilerplate |= fingerprint(cell.source).hashes
+    boilerplate = np.array(sorted(boilerplate))
+    found, own = [0.0, 0.0], [0.0, 0.0]
+    for cell in stub.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if cell.cell_type != "code" or not nbgrader_meta(cell).get("solution"):
+            continue
+        prints = [fingerprint(_answer_source(nb, grade_id), boilerplate) for nb in (first, second)]
+        own = [total + p.token_coverage for total, p in zip(own, prints, strict=True)]
+        if prints[0].hashes & prints[1].hashes:
+            _tokens, fractions, _slices = compare_files(*prints)
+            found = [
+                total + f * p.token_coverage
+                for total, f, p in zip(found, fractions, prints, strict=True)
+            ]
+    return found[0] / own[0], found[1] / own[1]
+
+
+def test_the_fractions_are_copydetects_summed_over_the_cells(tmp_path):
+    first, second = independent("conv")["solution"], independent("conv")["style0"]
+    write(first, tmp_path / "first" / "conv" / "conv.ipynb")
+    write(second, tmp_path / "second" / "conv" / "conv.ipynb")
+    got = similarity_report("conv", [tmp_path], course=ROOT).scores["first", "second"]
+    expected = _copydetect_fractions(first, second)
+    assert min(expected) > 0 and got == pytest.approx(expected, abs=1e-12), (got, expected)
 
 
 def test_the_released_stub_alone_is_not_flagged(tmp_path):
@@ -241,27 +282,32 @@ def small_class(tmp_path_factory) -> Path:
     return root
 
 
-def test_the_command_writes_the_report_and_prints_the_pairs(small_class, tmp_path):
-    out = tmp_path / "report.html"
-    process = _run_cli("conv", str(small_class), "--html", str(out))
+@pytest.fixture(scope="module")
+def command_run(small_class, tmp_path_factory):
+    """``cnncourse similar`` on the small class (hash seed 1): (process, its HTML page)."""
+    out = tmp_path_factory.mktemp("command") / "report.html"
+    process = _run_cli("conv", str(small_class), "--html", str(out), seed="1")
     assert process.returncode == 0, process.stderr
+    return process, out.read_text(encoding="utf-8")
+
+
+def test_the_command_writes_the_report_and_prints_the_pairs(command_run):
+    process, page = command_run
     table = process.stdout.splitlines()
     assert table[0].startswith("conv: 3 submissions compared"), process.stdout
     rows = [line.split() for line in table if line.startswith("ada")]
     assert [row[:2] for row in rows] == [["ada", "cy"]], process.stdout
-    page = out.read_text(encoding="utf-8")
     assert "<h2>ada and cy:" in page and "bob" not in page, page[:2000]
 
 
-def test_the_command_gives_the_same_report_whatever_the_hash_seed(small_class, tmp_path):
-    runs = [
-        _run_cli("conv", str(small_class), "--html", str(tmp_path / f"{seed}.html"), seed=seed)
-        for seed in ("1", "2")
-    ]
-    assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
-    pages = [(tmp_path / f"{seed}.html").read_text(encoding="utf-8") for seed in ("1", "2")]
-    assert pages[0] == pages[1]
-    assert runs[0].stdout.splitlines()[:-1] == runs[1].stdout.splitlines()[:-1]
+def test_the_command_gives_the_same_report_whatever_the_hash_seed(
+    small_class, command_run, tmp_path
+):
+    first, first_page = command_run
+    second = _run_cli("conv", str(small_class), "--html", str(tmp_path / "2.html"), seed="2")
+    assert second.returncode == 0, second.stderr
+    assert (tmp_path / "2.html").read_text(encoding="utf-8") == first_page
+    assert first.stdout.splitlines()[:-1] == second.stdout.splitlines()[:-1]  # not the path
 
 
 def test_the_command_reports_a_missing_released_notebook(small_class, tmp_path):

@@ -14,7 +14,9 @@ Every demo returns a :class:`StaticDemo` (an ``ipywidgets.VBox`` with the CSS cl
 of option indices).
 
 Demos: :func:`conv_demo`, :func:`activation_demo`, :func:`optimizer_race`,
-:func:`lr_schedule_demo`, :func:`dropout_demo`, :func:`batchnorm_demo`.
+:func:`lr_schedule_demo`, :func:`dropout_demo`, :func:`batchnorm_demo`. What they compute
+(and what the chapters compute with them) is in :mod:`cnncourse.book.computations`; this
+module only draws and wires the controls.
 """
 
 from __future__ import annotations
@@ -29,10 +31,19 @@ import ipywidgets as widgets
 import numpy as np
 from ipywidgets.widgets.widget_link import Link
 
-from cnncourse import viz
+from cnncourse.book import viz
+from cnncourse.book.computations import (
+    ACTIVATIONS,
+    RACERS,
+    activation_curves,
+    batchnorm_trace,
+    noisy_regression_run,
+    race,
+    ravine,
+    square_photo,
+)
 
 __all__ = [
-    "ACTIVATIONS",
     "CONV_FILTERS",
     "Control",
     "StaticDemo",
@@ -168,7 +179,7 @@ def static_demo(
             values = [c.values[i] for c, i in zip(controls, prefix, strict=True)]
             png = render(*values)
             if not isinstance(png, bytes | bytearray) or not png.startswith(b"\x89PNG"):
-                raise TypeError("render must return PNG bytes (see cnncourse.viz.fig_to_png)")
+                raise TypeError("render must return PNG bytes (see cnncourse.book.viz.fig_to_png)")
             pngs[prefix] = png = palette_png(bytes(png), colors)
             return widgets.Image(
                 value=png, format="png", layout=widgets.Layout(max_width="100%", height="auto")
@@ -234,31 +245,6 @@ CONV_FILTERS = {
 }
 
 
-def _photo(image, size: int) -> np.ndarray:
-    """A (3, size, size) float image in [0, 1] from an array or a name of
-    :func:`cnncourse.data.sample_image` (centre square, resized by area averaging)."""
-    if isinstance(image, str):
-        from cnncourse.data import sample_image
-
-        image = sample_image(image)
-    a = viz.to_numpy(image).astype(float)
-    if a.ndim == 2:
-        a = np.stack([a] * 3)
-    if a.ndim == 3 and a.shape[-1] in (3, 4) and a.shape[0] not in (3,):
-        a = np.moveaxis(a[..., :3], -1, 0)
-    if a.max() > 1.0:
-        a = a / 255.0
-    import torch
-    import torch.nn.functional as F
-
-    t = torch.from_numpy(np.ascontiguousarray(a))[None]
-    side = min(t.shape[-2:])
-    top, left = (t.shape[-2] - side) // 2, (t.shape[-1] - side) // 2
-    t = t[..., top : top + side, left : left + side]
-    t = F.interpolate(t, size=(size, size), mode="area")
-    return t[0].numpy()
-
-
 @_single_threaded
 def conv_demo(
     image="chelsea",
@@ -276,7 +262,7 @@ def conv_demo(
     """
     from cnncourse.layers import conv_forward, conv_output_size
 
-    x = _photo(image, size)[None]
+    x = square_photo(image, size)[None]
     names = list(filters or CONV_FILTERS)
 
     def render(name, stride, pad):
@@ -315,54 +301,6 @@ def conv_demo(
 
 
 # ------------------------------------------------------------------------------ activations
-
-
-def _maxout_1d(x):
-    """Maxout of two affine pieces on a scalar input: max(w1 x + b1, w2 x + b2)."""
-    from cnncourse.layers import maxout_backward, maxout_forward
-
-    w = np.array([[[0.5, -1.5]]])  # (D=1 input, M=1 neuron, k=2 pieces)
-    b = np.array([[0.5, -1.0]])  # (M, k)
-    out, cache = maxout_forward(x[:, None], w, b)
-    dx, _, _ = maxout_backward(np.ones_like(out), cache)
-    return out[:, 0], dx[:, 0]
-
-
-def _pointwise(forward, backward, **kwargs):
-    def f(x):
-        out, cache = forward(x, **kwargs)
-        return out, backward(np.ones_like(out), cache)
-
-    return f
-
-
-def _activations() -> dict[str, Callable]:
-    from cnncourse import layers as L
-
-    return {
-        "sigmoid": _pointwise(L.sigmoid_forward, L.sigmoid_backward),
-        "tanh": _pointwise(L.tanh_forward, L.tanh_backward),
-        "ReLU": _pointwise(L.relu_forward, L.relu_backward),
-        "leaky ReLU (0.1)": _pointwise(
-            L.leaky_relu_forward, L.leaky_relu_backward, negative_slope=0.1
-        ),
-        "maxout (2 pieces)": _maxout_1d,
-        "ELU (alpha=1)": _pointwise(L.elu_forward, L.elu_backward, alpha=1.0),
-    }
-
-
-# In the slides' order (sigmoid, tanh, ReLU, leaky ReLU, maxout, ELU).
-ACTIVATIONS = ("sigmoid", "tanh", "ReLU", "leaky ReLU (0.1)", "maxout (2 pieces)", "ELU (alpha=1)")
-
-
-def activation_curves(name: str, x=None):
-    """``(x, f(x), f'(x))`` for one of :data:`ACTIVATIONS`, computed by the package's layers
-    (the gradient is the layer's backward pass with an upstream gradient of ones)."""
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of {ACTIVATIONS}")
-    x = np.linspace(-6, 6, 601) if x is None else np.asarray(x, dtype=float)
-    y, dy = _activations()[name](x)
-    return x, viz.to_numpy(y), viz.to_numpy(dy)
 
 
 @_single_threaded
@@ -422,44 +360,6 @@ def activation_demo(points: Sequence[float] = (-5, -2, -0.5, 0.5, 2, 5)) -> Stat
 
 
 # --------------------------------------------------------------------------- optimizer race
-
-
-def ravine(w):
-    """The race track: ``f(w) = w0**2 / 20 + w1**2`` and its gradient.
-
-    A long shallow valley along w0 and steep walls along w1: plain SGD zig-zags across the
-    valley and crawls along it (the slides' "very slow progress along the shallow dimension,
-    jitter along the steep direction").
-    """
-    w = np.asarray(w, dtype=float)
-    return w[..., 0] ** 2 / 20.0 + w[..., 1] ** 2, np.stack(
-        [w[..., 0] / 10.0, 2.0 * w[..., 1]], axis=-1
-    )
-
-
-RACERS = {
-    "SGD": ("sgd", {}),
-    "momentum 0.9": ("sgd_momentum", {"momentum": 0.9, "dampening": 0.0}),
-    "RMSprop": ("rmsprop", {"decay_rate": 0.9}),
-    "Adam": ("adam", {}),
-}
-
-
-def race(learning_rate: float, steps: int, start=(-9.0, 2.0), loss=ravine):
-    """Paths ``{name: (steps+1, 2) array}`` of every racer, using :mod:`cnncourse.optim`."""
-    from cnncourse import optim
-
-    paths = {}
-    for name, (rule, extra) in RACERS.items():
-        w = np.array(start, dtype=float)
-        config = {"learning_rate": learning_rate, **extra}
-        path = [w.copy()]
-        for _ in range(steps):
-            _, dw = loss(w)
-            w, config = getattr(optim, rule)(w, dw, config)
-            path.append(np.array(w, dtype=float))
-        paths[name] = np.stack(path)
-    return paths
 
 
 @_single_threaded
@@ -529,32 +429,6 @@ def _schedules(total: int) -> dict[str, Callable[[float, int], float]]:
         "1/sqrt(epoch)": optim.inverse_sqrt_decay,
         "cosine": lambda lr, e: optim.cosine_decay(lr, e, total_epochs=total),
     }
-
-
-def noisy_regression_run(schedule, learning_rate: float, epochs: int = 40, seed: int = 0):
-    """Mini-batch SGD on a linear least-squares problem; the excess loss after every epoch.
-
-    The excess loss is the training loss minus its minimum (from ``numpy.linalg.lstsq``).
-    With a constant rate the noise of the mini-batch gradients keeps the loss bouncing above
-    its minimum; decaying the rate lets it settle, but decaying too early stalls training.
-    """
-    from cnncourse import optim
-
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(256, 10))
-    w_true = rng.normal(size=10)
-    y = X @ w_true + 0.5 * rng.normal(size=256)
-    w_best = np.linalg.lstsq(X, y, rcond=None)[0]
-    best = float(np.mean((X @ w_best - y) ** 2) / 2)
-    w = np.zeros(10)
-    losses = []
-    for epoch in range(epochs):
-        lr = schedule(learning_rate, epoch)
-        for idx in np.split(rng.permutation(256), 8):
-            grad = X[idx].T @ (X[idx] @ w - y[idx]) / len(idx)
-            w, _ = optim.sgd(w, grad, {"learning_rate": lr})
-        losses.append(float(np.mean((X @ w - y) ** 2) / 2) - best)
-    return np.array(losses)
 
 
 @_single_threaded
@@ -629,7 +503,7 @@ def dropout_demo(
     """
     from cnncourse.layers import dropout_forward
 
-    x = _photo(image, size).mean(axis=0)[None]
+    x = square_photo(image, size).mean(axis=0)[None]
 
     def render(keep_prob, seed):
         out, _ = dropout_forward(x, {"keep_prob": keep_prob, "mode": "train", "seed": seed})
@@ -667,30 +541,6 @@ def dropout_demo(
 
 
 # ------------------------------------------------------------------------------- batchnorm
-
-
-def batchnorm_trace(momentum: float, steps: int, batch_size: int = 16, seed: int = 0):
-    """Run :func:`cnncourse.layers.batchnorm_forward` in training mode on batches of 4 features
-    with means (3, -2, 0.5, 8) and standard deviations (2, 0.5, 1, 4).
-
-    Returns the feature means and stds, the running mean and variance after every step
-    (row 0 is the start: zeros), the last training batch's input and output, and bn_param.
-    """
-    from cnncourse.layers import batchnorm_forward
-
-    rng = np.random.default_rng(seed)
-    mu = np.array([3.0, -2.0, 0.5, 8.0])
-    sd = np.array([2.0, 0.5, 1.0, 4.0])
-    gamma, beta = np.ones(4), np.zeros(4)
-    bn_param = {"mode": "train", "momentum": momentum, "eps": 1e-5}
-    means, variances = [np.zeros(4)], [np.zeros(4)]  # the layer starts them at zeros
-    x = out = np.zeros((batch_size, 4))
-    for _ in range(steps):
-        x = mu + sd * rng.normal(size=(batch_size, 4))
-        out, _ = batchnorm_forward(x, gamma, beta, bn_param)
-        means.append(np.array(viz.to_numpy(bn_param["running_mean"]), dtype=float))
-        variances.append(np.array(viz.to_numpy(bn_param["running_var"]), dtype=float))
-    return mu, sd, np.stack(means), np.stack(variances), x, viz.to_numpy(out), bn_param
 
 
 @_single_threaded

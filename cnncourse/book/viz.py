@@ -15,6 +15,8 @@ import numpy as np
 from cycler import cycler
 from matplotlib.figure import Figure
 
+from cnncourse.book.computations import to_numpy
+
 # Okabe & Ito, "Color Universal Design" (2008): colours that stay distinct for the common forms
 # of colour blindness (and in greyscale, by lightness). Ordered so that the first ones have the
 # most contrast on white; yellow is last.
@@ -100,13 +102,6 @@ def legibility_problems(fig: Figure) -> list[str]:
         if not (ax.get_xlabel() and ax.get_ylabel())
     ]
     return problems
-
-
-def to_numpy(a) -> np.ndarray:
-    """A numpy copy of an array or a torch tensor (detached, on the CPU)."""
-    if hasattr(a, "detach"):
-        a = a.detach().cpu().numpy()
-    return np.asarray(a)
 
 
 def show_images(

@@ -5,10 +5,10 @@ figures walk a model of :mod:`cnncourse.models` (layer types, kernel sizes, stri
 and take every output volume from :func:`cnncourse.summary`'s forward pass; the convolution
 figure's numbers come from :func:`cnncourse.layers.conv_forward`; the computational graphs'
 values and gradients from torch autograd; the transfer-learning picture reads which
-parameters :func:`cnncourse.transfer.freeze` left trainable. Change a model and its figure
+parameters :func:`cnncourse.book.transfer.freeze` left trainable. Change a model and its figure
 changes with it.
 
-Like :mod:`cnncourse.viz`, every function returns a ``matplotlib.figure.Figure`` made outside
+Like :mod:`cnncourse.book.viz`, every function returns a ``matplotlib.figure.Figure`` made outside
 pyplot. The figures are at most 6.8 inches wide at 100 dpi (they fit the book's 688 px column
 without being scaled down), their text is at least 10 pt, and their colours are the
 Okabe-Ito palette, which stays distinguishable with the common colour-vision deficiencies;
@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Polygon, Rectangle
 from torch import nn
 
-from cnncourse import viz
+from cnncourse.book import viz
 
 __all__ = [
     "OKABE_ITO",
@@ -1198,7 +1198,7 @@ def transfer_diagram(
     input_size: Sequence[int],
 ) -> Figure:
     """One layer stack per panel (title, model, names of new layers): a layer is drawn as
-    *trained* when its parameters have ``requires_grad`` (as :func:`cnncourse.transfer.freeze`
+    *trained* when its parameters have ``requires_grad`` (as :func:`cnncourse.book.transfer.freeze`
     left them), *frozen* when they do not, and as *new* when it was replaced."""
     panels = list(panels)
     if not panels:

@@ -1,9 +1,11 @@
-"""``cnncourse grade ASSIGNMENT SUBMISSION...``: grade a class in sandboxes, in parallel."""
+"""Grade a class in sandboxes, in parallel here or on a Dask cluster: :func:`grade_class`.
+
+What ``cnncourse grade ASSIGNMENT SUBMISSION...`` runs (its options are parsed in
+:mod:`cnncourse.cli`).
+"""
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +14,6 @@ from cnncourse.grading import results
 from cnncourse.grading.assignment import AssignmentError, load_assignment
 from cnncourse.grading.autograded import nbgrader_course, write_autograded
 from cnncourse.grading.cluster import (
-    EXTRA,
     ClusterError,
     connect,
     course_spec,
@@ -22,6 +23,7 @@ from cnncourse.grading.cluster import (
     prepare_workers,
     require_distributed,
 )
+from cnncourse.grading.gradebook_locks import database_url
 from cnncourse.grading.report import write_feedback
 from cnncourse.grading.sandbox import (
     INSTALL_BUBBLEWRAP,
@@ -32,81 +34,9 @@ from cnncourse.grading.sandbox import (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("assignment", help="assignment name (solutions/NAME/NAME.ipynb)")
-    parser.add_argument(
-        "submissions",
-        nargs="+",
-        type=Path,
-        help="notebooks, or folders in nbgrader's submitted/<student>/<assignment>/ layout",
-    )
-    parser.add_argument("--course", type=Path, default=Path("."), help="course root (default .)")
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="submissions graded at once (locally; with --scheduler the workers decide)",
-    )
-    parser.add_argument("--timeout", type=float, help="seconds per call (assignment.toml: 10)")
-    parser.add_argument("--memory", type=int, help="MiB per submission (assignment.toml: 2048)")
-    # sandbox limits (owned with sandbox.py): the wall-clock cap of one whole submission
-    parser.add_argument(
-        "--submission-timeout",
-        type=float,
-        help="wall-clock seconds one submission may cost in all (assignment.toml: 300)",
-    )
-    parser.add_argument("--json", type=Path, help="results file (also what a re-run resumes)")
-    parser.add_argument("--csv", type=Path, help="class CSV: one row per student")
-    parser.add_argument("--feedback", type=Path, help="folder for one HTML page per student")
-    parser.add_argument("--gradebook", help="nbgrader gradebook URL, e.g. sqlite:///gradebook.db")
-    parser.add_argument(
-        "--isolation",
-        choices=["auto", *LEVELS],
-        default=os.environ.get("CNNCOURSE_ISOLATION", "auto"),
-        help="sandbox level (default: $CNNCOURSE_ISOLATION, else auto: bubblewrap, and a "
-        "refusal where it is not available; uid and rlimits only when named)",
-    )
-    parser.add_argument("--force", action="store_true", help="regrade unchanged submissions")
-    parser.add_argument(
-        "--scheduler",
-        help="grade on a Dask cluster: its scheduler's address (tcp://HOST:PORT), or local:N "
-        "for N worker processes here (needs " + EXTRA + ")",
-    )
-    parser.add_argument(
-        "--connect-timeout",
-        type=float,
-        default=10.0,
-        help="seconds to reach the --scheduler before giving up (default 10)",
-    )
-
-
 def _error(message: str) -> int:
     print(f"cnncourse grade: {message}", file=sys.stderr)
     return 2
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        opts = Options(
-            args.assignment,
-            tuple(args.submissions),
-            course=args.course,
-            jobs=args.jobs,
-            scheduler=args.scheduler,
-            connect_timeout=args.connect_timeout,
-            timeout=args.timeout,
-            memory_mb=args.memory,
-            submission_timeout=args.submission_timeout,
-            json_path=args.json,
-            csv_path=args.csv,
-            feedback=args.feedback,
-            gradebook=args.gradebook,
-            isolation=args.isolation,
-            force=args.force,
-        )
-    except (TypeError, ValueError) as exc:  # a malformed option
-        return _error(str(exc))
-    return grade_options(opts)
 
 
 @dataclass(frozen=True)
@@ -140,6 +70,8 @@ class Options:
             raise ValueError(f"isolation must be 'auto' or one of {LEVELS}, got {self.isolation!r}")
         if self.scheduler is not None:
             local_workers(self.scheduler)  # TypeError/ValueError for a malformed one
+        if self.gradebook is not None:
+            database_url(self.gradebook)  # TypeError/ValueError: not a SQLite or PostgreSQL URL
         if not isinstance(self.connect_timeout, int | float) or self.connect_timeout <= 0:
             raise ValueError(
                 f"connect_timeout must be positive seconds, got {self.connect_timeout!r}"
