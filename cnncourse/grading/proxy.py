@@ -277,11 +277,18 @@ class ChildSession:
         budget = self.sandbox.limits.submission_timeout - self.spent
         return min(POLL_S, deadline - time.monotonic(), budget)
 
+    def _running(self) -> _Process:
+        """The child's process; an error if none is running (start() comes first)."""
+        if self.process is None:
+            raise RuntimeError("the submission has no running child process: start() it first")
+        return self.process
+
     def _send(self, value: dict, timeout: float) -> str:
         """ "" once sent, else why not: "closed", "cpu", "wall" or "budget"."""
         data = protocol.encode(value)
         data = protocol._LEN.pack(len(data)) + data
-        fd = self.process.request_fd
+        process = self._running()
+        fd = process.request_fd
         os.set_blocking(fd, False)
         view = memoryview(data)
         waiting = _Waiting(self, timeout)
@@ -295,7 +302,7 @@ class ChildSession:
                 try:
                     view = view[os.write(fd, view) :]
                 except (BrokenPipeError, BlockingIOError):
-                    if self.process.popen.poll() is not None:
+                    if process.popen.poll() is not None:
                         return "closed"
             return ""
         finally:
@@ -308,7 +315,7 @@ class ChildSession:
         without costing the student anything, up to a wall-clock backstop
         (``Limits.wall``) and the submission's cap.
         """
-        process = self.process
+        process = self._running()
         waiting = _Waiting(self, timeout)
         try:
             while True:
@@ -370,7 +377,7 @@ class ChildSession:
 
     def _exit_code(self) -> int | None:
         try:
-            return self.process.popen.wait(timeout=5)
+            return self._running().popen.wait(timeout=5)
         except subprocess.TimeoutExpired:
             return None
 
@@ -380,7 +387,7 @@ class _Waiting:
 
     def __init__(self, session: ChildSession, cpu_limit: float):
         self.session = session
-        self.process = session.process
+        self.process = session._running()
         self.cpu_limit = cpu_limit
         self.started = time.monotonic()
         self.deadline = self.started + session.sandbox.limits.wall(cpu_limit)
