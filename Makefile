@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check -q
 
-.PHONY: install book notebooks test lint typecheck test-torchvision constraints clean
+.PHONY: install book notebooks test test-fast lint typecheck test-torchvision constraints clean
 
 # Debian packages (chromium, bubblewrap): installed as root, else the exact command and a stop
 system-packages-%:
@@ -42,6 +42,11 @@ notebooks: $(STAMP)
 ## make test: ruff and mypy, then every test (including a strict book build and browser checks)
 test: system-packages-test lint typecheck node_modules/.package-lock.json
 	$(BIN)/python -m pytest --durations=10
+
+## make test-fast: ruff, then every test that needs neither the book build, nor a browser, nor
+## an end-to-end grading run, nor more than a few seconds (markers book, browser, e2e, slow)
+test-fast: lint
+	$(BIN)/python -m pytest -m "not book and not browser and not e2e and not slow" -n 2 -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,22 +1,23 @@
 """Grade one class locally and on a Dask cluster: throughput and the cluster's overhead.
 
-    python benchmarks/bench_cluster.py [--students 100] [--workers 1,2]
+    python benchmarks/bench_cluster.py [--students 100] [--workers 1,2] [--rounds 1]
 
 Builds a class of N submissions of the grader's sample assignment (tests/grading/course;
 mostly honest, a few with warnings or wrong answers), then grades it with ``cnncourse
 grade`` four ways: locally with ``--jobs 1`` and ``--jobs 2``, and through ``--scheduler``
 on a Dask cluster of 1 and of 2 workers: a ``dask scheduler`` and ``dask worker --nthreads
 1`` processes on 127.0.0.1, started before the timing as a department's cluster would be
-running. Each way grades the whole class once (``--force``), then once more with nothing
-changed: that second run grades nothing, and its time is the way's fixed cost (start-up,
-the suite's collection, the workers' check, the outputs). A cluster first gets one such
-run with nothing to grade, in which its workers start their grading sessions (printed
-apart: a new cluster's first run). Printed per way: the wall time,
-throughput (submissions/s), the marginal cost of a submission ((wall - fixed) / N, per
-process), and for a cluster the ratio to local grading with the same number of processes,
-whose excess is the cluster's overhead per submission (target under 5 %). Last, the
-projected time of 1,000 students on 50 workers from the one-worker cluster's marginal
-cost and fixed cost. Every way must give every student the same score.
+running; each cluster run follows its local peer, so both meet the same machine load.
+Each way grades the whole class once (``--force``), then once more with nothing changed:
+that second run grades nothing, and its time is the way's fixed cost (start-up, the
+suite's collection, the workers' check, the outputs). A cluster first gets one such run
+with nothing to grade, in which its workers start their grading sessions (printed apart:
+a new cluster's first run). Printed per way: the wall time, throughput (submissions/s),
+the marginal cost of a submission ((wall - fixed) / N, per process), and for a cluster
+the ratio to local grading with the same number of processes, whose excess is the
+cluster's overhead per submission (target under 5 %). Last, the projected time of 1,000
+students on 50 workers from the one-worker cluster's marginal cost and fixed cost. Every
+way must give every student the same score.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import math
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -141,37 +143,52 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=100)
     parser.add_argument("--workers", default="1,2", help="process counts to compare")
+    parser.add_argument("--rounds", type=int, default=1, help="each way's median is shown")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
-    runs: dict[str, dict] = {}
+    rounds: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        kinds = make_class(folder / "submitted", args.students)
-        for n in counts:
-            runs[f"local --jobs {n}"] = measure(
-                folder / "submitted", folder / f"local{n}.json", "--jobs", str(n)
-            )
-            print(f"local --jobs {n}: {runs[f'local --jobs {n}']['wall']:.1f} s", flush=True)
+        submitted = folder / "submitted"
+        kinds = make_class(submitted, args.students)
         cluster = Cluster(folder)
         try:
-            for n in counts:
-                while cluster.workers < n:
-                    cluster.add_worker()
-                name = f"cluster, {n} worker{'s' * (n > 1)}"
-                runs[name] = measure(
-                    folder / "submitted", folder / f"cluster{n}.json",
-                    "--scheduler", cluster.address, start_from=folder / f"local{n}.json",
-                )  # fmt: skip
-                print(f"{name}: {runs[name]['wall']:.1f} s", flush=True)
+            for round_ in range(args.rounds):
+                for n in counts:  # each cluster run right after its local peer: same load
+                    while cluster.workers < n:
+                        cluster.add_worker()
+                    local, remote = f"local --jobs {n}", f"cluster, {n} worker{'s' * (n > 1)}"
+                    out = folder / f"local{n}.json"
+                    rounds.setdefault(local, []).append(measure(submitted, out, "--jobs", str(n)))
+                    start = out if round_ == 0 else None  # the workers' first run
+                    rounds.setdefault(remote, []).append(
+                        measure(submitted, folder / f"cluster{n}.json",
+                                "--scheduler", cluster.address, start_from=start)
+                    )  # fmt: skip
+                    print(f"round {round_ + 1}: {local} {rounds[local][-1]['wall']:.1f} s, "
+                          f"{remote} {rounds[remote][-1]['wall']:.1f} s", flush=True)  # fmt: skip
         finally:
             cluster.stop()
-    return report(runs, counts, args.students, kinds)
+    runs = {name: median_run(results) for name, results in rounds.items()}
+    return report(runs, counts, args.students, kinds, args.rounds)
 
 
-def report(runs: dict[str, dict], counts: list[int], students: int, kinds: dict) -> int:
+def median_run(results: list[dict]) -> dict:
+    """The median of each time over the rounds (the cold cost: the first round's)."""
+    return {
+        "wall": statistics.median(r["wall"] for r in results),
+        "fixed": statistics.median(r["fixed"] for r in results),
+        "cold": results[0]["cold"],
+        "scores": results[0]["scores"],
+        "all_scores": [r["scores"] for r in results],
+    }
+
+
+def report(runs: dict, counts: list[int], students: int, kinds: dict, rounds: int) -> int:
     print(f"\n{students} submissions of the sample assignment "
-          f"({sum(k == 'honest' for k in kinds.values())} honest), load average "
-          f"{os.getloadavg()[0]:.1f} at the end, {os.cpu_count()} cores")  # fmt: skip
+          f"({sum(k == 'honest' for k in kinds.values())} honest), median of {rounds} "
+          f"round(s), load average {os.getloadavg()[0]:.1f} at the end, "
+          f"{os.cpu_count()} cores")  # fmt: skip
     print("| how | wall s | fixed s | submissions/s | marginal s/submission | vs local |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     marginal = {}
@@ -200,7 +217,7 @@ def report(runs: dict[str, dict], counts: list[int], students: int, kinds: dict)
           f"{marginal[one]:.3f} s + {runs[one]['fixed']:.1f} s fixed = {projected:.0f} s "
           f"({projected / 60:.1f} min) per assignment")  # fmt: skip
     reference = runs[f"local --jobs {counts[0]}"]["scores"]
-    differ = [name for name, run in runs.items() if run["scores"] != reference]
+    differ = [name for name, run in runs.items() if any(s != reference for s in run["all_scores"])]
     if differ:
         print(f"SCORES DIFFER from local --jobs {counts[0]}: {differ}")
         return 1

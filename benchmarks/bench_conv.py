@@ -20,6 +20,12 @@ other processes kept the CPUs meanwhile.
     python benchmarks/bench_conv.py            # 11 rounds, about 2 minutes
     python benchmarks/bench_conv.py --quick    # 5 rounds
     python benchmarks/bench_conv.py --threads 1   # one thread each: fairer on a busy machine
+    python benchmarks/bench_conv.py --device cuda --quick   # the reference against cuDNN
+
+On ``--device cuda`` the numpy peer stays out (it runs on the CPU), every timing waits for
+the GPU (``torch.cuda.synchronize``), and before timing the reference's output and gradients
+are compared with cuDNN's (TF32 off) in float32 and float64: one PASS/FAIL line, exit 1 on a
+FAIL. The speed targets are the CPU's; on the GPU the ratios are shown without a verdict.
 
 This is not a test: timings on a shared machine drift 20-40 % between rounds.
 """
@@ -97,7 +103,7 @@ def numpy_conv_backward(dout, cache):
 # --- one implementation, in a child process -------------------------------------------------
 
 
-def _make_step(impl, dtype, shape):
+def _make_step(impl, dtype, shape, device="cpu"):
     import numpy as np
 
     N, C, H, W, F_, K, stride, pad = shape
@@ -112,7 +118,7 @@ def _make_step(impl, dtype, shape):
         return step
     import torch
 
-    xt, wt, bt = (torch.from_numpy(a) for a in (x, w, b))
+    xt, wt, bt = (torch.from_numpy(a).to(device) for a in (x, w, b))
     if impl == "reference":
         from cnncourse.layers import conv_backward, conv_forward
 
@@ -130,7 +136,7 @@ def _make_step(impl, dtype, shape):
     return step
 
 
-def child(impl, threads):
+def child(impl, threads, device="cpu"):
     """Serve timing requests: each stdin line "dtype shape_index" gets one JSON line of seconds.
 
     Every request runs the step twice and times the second run: the first one warms the
@@ -141,22 +147,83 @@ def child(impl, threads):
         import torch
 
         torch.set_num_threads(threads)
+    sync = _synchronizer(device)
     steps = {}
     for line in sys.stdin:
         dtype, s = line.split()
         if (dtype, s) not in steps:
-            steps[dtype, s] = _make_step(impl, dtype, SHAPES[int(s)])
+            steps[dtype, s] = _make_step(impl, dtype, SHAPES[int(s)], device)
         steps[dtype, s]()
+        sync()
         start = time.perf_counter()
         steps[dtype, s]()
+        sync()
         print(json.dumps(time.perf_counter() - start), flush=True)
+
+
+def _synchronizer(device):
+    """A function that waits for the device's queued work (nothing to wait for on the CPU)."""
+    if device == "cpu":
+        return lambda: None
+    import torch
+
+    torch.backends.cudnn.benchmark = True  # cuDNN picks its fastest algorithm per shape
+    return torch.cuda.synchronize
+
+
+def agreement(device, dtype, shape):
+    """Largest difference between the reference and cuDNN (output, dx, dw, db), relative to
+    the largest value of each, on one shape; TF32 is off so float32 is float32."""
+    import numpy as np
+    import torch
+
+    from cnncourse.layers import conv_backward, conv_forward
+
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    N, C, H, W, F_, K, stride, pad = shape
+    rng = np.random.default_rng(1)
+    x, w, b = (
+        torch.from_numpy(rng.standard_normal(s).astype(dtype)).to(device)
+        for s in ((N, C, H, W), (F_, C, K, K), (F_,))
+    )
+    out, cache = conv_forward(x, w, b, {"stride": stride, "pad": pad})
+    dout = torch.from_numpy(rng.standard_normal(tuple(out.shape)).astype(dtype)).to(device)
+    ours = (out, *conv_backward(dout, cache))
+    xg, wg, bg = (t.clone().requires_grad_() for t in (x, w, b))
+    theirs_out = torch.nn.functional.conv2d(xg, wg, bg, stride=stride, padding=pad)
+    theirs_out.backward(dout)
+    theirs = (theirs_out.detach(), xg.grad, wg.grad, bg.grad)
+    return max(
+        float((a - e).abs().max() / e.abs().max().clamp_min(1e-30))
+        for a, e in zip(ours, theirs, strict=True)
+    )
+
+
+AGREEMENT_TOL = {"float32": 1e-4, "float64": 1e-10}  # relative to each tensor's largest value
+
+
+def check_agreement(device) -> bool:
+    """Print one line per cell and a PASS/FAIL line; True when every cell agrees."""
+    worst = {}
+    for dtype in DTYPES:
+        for shape in SHAPES:
+            err = agreement(device, dtype, shape)
+            worst[f"{','.join(map(str, shape))} {dtype}"] = (err, AGREEMENT_TOL[dtype])
+            print(f"reference vs cuDNN {shape} {dtype}: largest relative difference {err:.1e}")
+    bad = [f"{cell} ({err:.1e} > {tol:g})" for cell, (err, tol) in worst.items() if err > tol]
+    if bad:
+        print("FAIL  reference agrees with cuDNN: " + ", ".join(bad))
+        return False
+    print(f"PASS  reference agrees with cuDNN: all {len(worst)} cells (float32 and float64)")
+    return True
 
 
 # --- the table ------------------------------------------------------------------------------
 
 
-def start_child(impl, threads):
-    cmd = [sys.executable, __file__, "--child", impl, str(threads)]
+def start_child(impl, threads, device="cpu"):
+    cmd = [sys.executable, __file__, "--child", impl, str(threads), device]
     env = dict(os.environ)
     if threads:  # numpy's BLAS reads these at import
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -220,26 +287,37 @@ def main(argv=None):
         default=0,
         help="threads for torch and numpy's BLAS in every child (default: the libraries' own)",
     )
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where the reference and torch run (cuda: against cuDNN, without the numpy peer)",
+    )
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        impl, threads = args.child
-        child(impl, int(threads))
+        impl, threads, device = args.child
+        child(impl, int(threads), device)
         return
     rounds = args.rounds or (5 if args.quick else 11)
     import torch
 
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch.cuda.is_available() is False on this machine")
+    implementations = IMPLEMENTATIONS if args.device == "cpu" else ("reference", "torch")
     threads = args.threads or torch.get_num_threads()
-    print(f"torch {torch.__version__}, {threads} thread(s); median of {rounds} rounds")
-    children = {impl: start_child(impl, args.threads) for impl in IMPLEMENTATIONS}
+    where = torch.cuda.get_device_name() if args.device == "cuda" else f"{threads} thread(s)"
+    print(f"torch {torch.__version__}, {where}; median of {rounds} rounds")
+    agreed = args.device == "cpu" or check_agreement(args.device)
+    children = {impl: start_child(impl, args.threads, args.device) for impl in implementations}
     cells = [(dtype, s) for dtype in DTYPES for s in range(len(SHAPES))]
-    times = {(impl, cell): [] for impl in IMPLEMENTATIONS for cell in cells}
+    times = {(impl, cell): [] for impl in implementations for cell in cells}
     try:
         ticks_start = _cpu_ticks(children.values())
         for r in range(rounds):
             for c, cell in enumerate(cells):
-                k = (r + c) % len(IMPLEMENTATIONS)  # rotate who goes first
-                for impl in IMPLEMENTATIONS[k:] + IMPLEMENTATIONS[:k]:
+                k = (r + c) % len(implementations)  # rotate who goes first
+                for impl in implementations[k:] + implementations[:k]:
                     time.sleep(PAUSE_S)
                     times[impl, cell].append(ask(children[impl], *cell))
         others = _others_busy(ticks_start, _cpu_ticks(children.values()))
@@ -248,12 +326,16 @@ def main(argv=None):
             proc.stdin.close()
             proc.wait()
     print("times in ms, median (min-max) of forward + backward")
+    if args.device == "cuda":
+        _gpu_table(cells, times)
+        if not agreed:
+            sys.exit(1)
+        return
     header = f"{'shape N,C,HxW,F,k,s,p':<26}{'dtype':<9}{'reference':>20}{'torch':>20}"
     print(header + f"{'numpy':>20}{'ref/torch':>11}{'numpy/ref':>11}")
     over_torch, under_numpy = {}, {}
     for dtype, s in cells:
-        N, C, H, W, F_, K, stride, pad = SHAPES[s]
-        label = f"{N},{C},{H}x{W},{F_},{K},{stride},{pad}"
+        label = _label(SHAPES[s])
         cell = {impl: _cell(times[impl, (dtype, s)]) for impl in IMPLEMENTATIONS}
         ref, tor, npy = (times[i, (dtype, s)] for i in IMPLEMENTATIONS)
         # a round's three turns run back to back: ratios within a round share its drift
@@ -271,6 +353,23 @@ def main(argv=None):
         print(
             note + ("; the figures are disturbed: rerun when it is quieter" if others > 0.2 else "")
         )
+
+
+def _label(shape) -> str:
+    N, C, H, W, F_, K, stride, pad = shape
+    return f"{N},{C},{H}x{W},{F_},{K},{stride},{pad}"
+
+
+def _gpu_table(cells, times) -> None:
+    """The reference against cuDNN on the GPU: times and their ratio, no verdict."""
+    print(
+        f"{'shape N,C,HxW,F,k,s,p':<26}{'dtype':<9}{'reference':>20}{'cuDNN':>20}{'ref/cuDNN':>11}"
+    )
+    for dtype, s in cells:
+        ref, tor = times["reference", (dtype, s)], times["torch", (dtype, s)]
+        ratio = statistics.median(r / t for r, t in zip(ref, tor, strict=True))
+        row = f"{_label(SHAPES[s]):<26}{dtype:<9}{_cell(ref)[1]:>20}{_cell(tor)[1]:>20}"
+        print(row + f"{ratio:>11.2f}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ modules know nothing of argparse, so what a command does can be called from Pyth
     release      :func:`cnncourse.grading.release.release`
     check        :func:`cnncourse.grading.check.check_notebook`
     grade        :func:`cnncourse.grading.grade.grade_class`
+    similar      :func:`cnncourse.grading.similar.similarity_report`
     ===========  ===============================================
 
 The library modules are imported only when their command runs, so ``cnncourse --help``
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import importlib
 import importlib.util
 import os
 import sys
@@ -355,19 +355,56 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if earned == total else 1
 
 
+# --------------------------------------------------------------------------- similar
+
+
+def _similar_arguments(parser: argparse.ArgumentParser) -> None:
+    from cnncourse.grading.similar import THRESHOLD
+
+    parser.add_argument("assignment", help="assignment name (exercises/NAME/NAME.ipynb)")
+    parser.add_argument(
+        "submissions",
+        nargs="+",
+        type=Path,
+        help="notebooks, or folders in nbgrader's submitted/<student>/<assignment>/ layout",
+    )
+    parser.add_argument("--html", type=Path, required=True, help="the report to write")
+    parser.add_argument("--course", type=Path, default=Path("."), help="course root (default .)")
+    parser.add_argument(
+        "--released",
+        type=Path,
+        help="the notebook given to the students (default COURSE/exercises/NAME/NAME.ipynb)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=THRESHOLD,
+        help=f"flag a pair when this fraction of one student's code is in the other's "
+        f"(default {THRESHOLD})",
+    )
+
+
+def _similar(args: argparse.Namespace) -> int:
+    from cnncourse.grading.similar import format_table, similarity_report, write_html
+
+    try:
+        report = similarity_report(
+            args.assignment,
+            args.submissions,
+            course=args.course,
+            released=args.released,
+            threshold=args.threshold,
+        )
+    except (FileNotFoundError, ValueError, TypeError) as error:
+        print(f"cnncourse similar: {error}", file=sys.stderr)
+        return 2
+    write_html(report, args.html)
+    print(format_table(report))
+    print(f"report: {args.html}")
+    return 0
+
+
 # --------------------------------------------------------------------------- commands
-
-
-def _delegated(module: str) -> tuple[Callable, Callable]:
-    """The options and runner of a command whose parser still lives in ``module``."""
-
-    def add_arguments(parser: argparse.ArgumentParser) -> None:
-        importlib.import_module(module).add_arguments(parser)
-
-    def run(args: argparse.Namespace) -> int:
-        return int(importlib.import_module(module).run(args) or 0)
-
-    return add_arguments, run
 
 
 COMMANDS: dict[str, Command] = {
@@ -404,7 +441,8 @@ COMMANDS: dict[str, Command] = {
     "similar": Command(
         "report the submissions whose answers look copied",
         "copydetect",
-        *_delegated("cnncourse.grading.similar"),
+        _similar_arguments,
+        _similar,
     ),
 }
 

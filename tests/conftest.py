@@ -86,3 +86,38 @@ def cuda_device():
             "an NVIDIA GPU and its driver, where the pinned torch==2.13.0 is the CUDA build"
         )
     return torch.device("cuda")
+
+
+# --- markers by what a test needs (make test-fast leaves out book, browser, e2e and slow) ----
+
+# Fixtures that build the book, open a browser, or run a whole grading of a course.
+_BOOK_FIXTURES = {"built_book", "html_root"}
+_BROWSER_FIXTURES = {"browser"}
+_E2E_FIXTURES = {"corpus_run"}
+# Modules that grade whole courses end to end through `cnncourse grade` or nbgrader (every test
+# of them runs a grading, or reads one a module fixture ran).
+_E2E_MODULES = {
+    "tests/assignments/test_e2e.py",
+    "tests/assignments/test_fairness.py",
+    "tests/assignments/test_nonfinite_submissions.py",
+    "tests/grading/test_cli.py",
+    "tests/grading/test_instructor_docs.py",
+    "tests/grading/test_nbgrader_feedback.py",
+    "tests/grading/test_sandbox_limits.py",
+    "tests/grading/test_sessions.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        path = Path(str(item.fspath)).resolve()
+        module = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else ""
+        if fixtures & _BOOK_FIXTURES:
+            item.add_marker(pytest.mark.book)
+        if fixtures & _BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if fixtures & _E2E_FIXTURES or module in _E2E_MODULES:
+            item.add_marker(pytest.mark.e2e)
+        if "cuda_device" in fixtures:
+            item.add_marker(pytest.mark.cuda)

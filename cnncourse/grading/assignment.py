@@ -17,10 +17,12 @@ from pathlib import Path
 from cnncourse.grading.notebook import NotebookError, SourceNotebook, load_source
 from cnncourse.grading.runtime import DEFAULT_MODULES, ModulesError, check_modules
 from cnncourse.grading.sandbox import Limits
+from cnncourse.grading.torch_guard import FAMILIES as TORCH_FAMILIES
 
 SETTINGS = {
     "modules",
     "forbidden",
+    "torch_allow",
     "timeout",
     "wall_timeout",
     "memory_mb",
@@ -57,6 +59,8 @@ class Assignment:
     limits: Limits
     tests: list[TestInfo] = field(default_factory=list)
     modules: tuple[str, ...] = DEFAULT_MODULES  # importable by graded code (+ stdlib)
+    # families of torch operators refused at the dispatcher where torch is permitted
+    torch_refuse: tuple[str, ...] = tuple(TORCH_FAMILIES)
 
     @property
     def max_score(self) -> float:
@@ -92,7 +96,7 @@ class Assignment:
         ]
 
     def _settings(self) -> bytes:
-        return repr((self.forbidden, self.limits, self.modules)).encode()
+        return repr((self.forbidden, self.limits, self.modules, self.torch_refuse)).encode()
 
 
 def _package_sources() -> list[Path]:
@@ -134,8 +138,24 @@ def load_assignment(course: Path, name: str, **overrides) -> Assignment:
         modules = check_modules(settings.get("modules", DEFAULT_MODULES))
     except ModulesError as exc:
         raise AssignmentError(f"{suite_dir / 'assignment.toml'}: {exc}") from None
+    allowed = [str(family) for family in settings.get("torch_allow", [])]
+    unknown = sorted(set(allowed) - set(TORCH_FAMILIES))
+    if unknown:
+        raise AssignmentError(
+            f"{suite_dir / 'assignment.toml'}: torch_allow: unknown families {unknown} "
+            f"(known: {', '.join(TORCH_FAMILIES)})"
+        )
+    refuse = tuple(family for family in TORCH_FAMILIES if family not in allowed)
     return Assignment(
-        course, name, source, suite_dir, test_files, forbidden, limits, modules=modules
+        course,
+        name,
+        source,
+        suite_dir,
+        test_files,
+        forbidden,
+        limits,
+        modules=modules,
+        torch_refuse=refuse,
     )
 
 
@@ -151,6 +171,8 @@ def _read_settings(path: Path) -> dict:
         raise AssignmentError(f"{path}: unknown settings {sorted(unknown)}")
     if not isinstance(settings.get("forbidden", []), list):
         raise AssignmentError(f"{path}: forbidden must be a list of dotted names")
+    if not isinstance(settings.get("torch_allow", []), list):
+        raise AssignmentError(f"{path}: torch_allow must be a list of families")
     if not isinstance(settings.get("modules", []), list):
         raise AssignmentError(f"{path}: modules must be a list of module names")
     for key in _NUMBERS:

@@ -25,12 +25,13 @@ import types
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING or __package__:  # imported by the grader (tests, helpers); the type checker
-    from cnncourse.grading import protocol
+    from cnncourse.grading import protocol, torch_guard
 else:  # the sandbox's private copy, run as a script next to its own protocol.py
     _HERE = os.path.dirname(os.path.abspath(__file__))
     sys.path.append(os.path.join(os.path.dirname(_HERE), "site"))
     sys.path.insert(0, _HERE)
     import protocol
+    import torch_guard
 
     sys.path.remove(_HERE)
 
@@ -100,11 +101,14 @@ class _Unavailable(types.ModuleType):
 
 
 def _setup_import(name, globals=None, locals=None, fromlist=(), level=0, _import=__import__):
-    """``__import__`` while an instructor setup cell runs: a missing module is a stand-in."""
+    """``__import__`` while an instructor setup cell runs: a missing module is a stand-in.
+
+    Only for the cell's own imports: a library's optional imports (torch tries several
+    while it loads) must fail as they would anywhere else."""
     try:
         return _import(name, globals, locals, fromlist, level)
     except ModuleNotFoundError:
-        if level:
+        if level or (globals or {}).get("__name__") != "__main__":
             raise
         return _Unavailable(name if fromlist else name.split(".")[0])
 
@@ -185,6 +189,8 @@ def describe_exception(exc: BaseException) -> dict:
         kind = "memory"
     elif isinstance(exc, NotImplementedError):
         kind = "not_implemented"
+    elif isinstance(exc, torch_guard.ForbiddenOperation):
+        kind = "forbidden"
     else:
         kind = "error"
     try:
@@ -243,27 +249,55 @@ def forbidden_targets(names: list[str]) -> tuple[frozenset, frozenset, frozenset
     return frozenset(builtins_), frozenset(codes), frozenset(short)
 
 
+def _install_torch_guard(program: dict, setup_prefix: str):
+    """The torch guard (``torch_guard.py``) where the assignment permits torch, else None."""
+    if "torch" not in program.get("modules", []):
+        return None
+    refuse = program.get("torch_refuse", list(torch_guard.FAMILIES))
+    return torch_guard.install(refuse, setup_prefix, ANSWER_PREFIX)
+
+
 def install_guards(program: dict, reply_fd: int):
     """Install the audit hook and the profile function; from here on student code may run."""
-    objs, codes, short = forbidden_targets(program["forbidden"])
     setup_prefix = SETUP_PREFIX + program["token"] + " "
+    guard = _install_torch_guard(program, setup_prefix)
+    forbidden = list(program["forbidden"]) + list(guard.names if guard else ())
+    objs, codes, short = forbidden_targets(forbidden)
+    protected = () if guard is None else guard.protected
+    guard_off = None if guard is None else guard.off
     writable = tuple(program["writable_paths"])
     hidden = tuple(program["hidden_paths"])
     visible = tuple(program["visible_paths"])
 
+    def library_import(frame, _visible=visible, _answer=ANSWER_PREFIX):
+        """Whether this frame is a library (not student code) being imported: torch loads
+        its shared libraries through ctypes."""
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if name.startswith("<frozen importlib"):
+                return True
+            if name.startswith(_answer) or not name.startswith(_visible):
+                return False
+            frame = frame.f_back
+        return False
+
     def hit(
         frame,
         what,
+        _library=library_import,
         _prefix=setup_prefix,
         _answer=ANSWER_PREFIX,
         _write=os.write,
         _exit=os._exit,
         _fd=reply_fd,
         _encode=protocol.encode,
-        _len=protocol._LEN.pack,
+        _len=protocol.LENGTH.pack,
     ):
         """Stop the process unless an instructor setup cell (and no answer cell within it)
-        made this call."""
+        made this call, or a permitted library made it while it was being imported (torch
+        registers operators when graded code first uses a part of it)."""
+        if _library(frame):
+            return
         while frame is not None:
             name = frame.f_code.co_filename
             if name.startswith(_prefix):
@@ -295,10 +329,19 @@ def install_guards(program: dict, reply_fd: int):
         _type=type,
         _str=str,
         _base=BaseException,
+        _off=guard_off,
+        _answer=ANSWER_PREFIX,
     ):
         # runs on every call: cheap tests first. It must never raise (CPython would drop it),
         # and it uses no global or builtin name a student could replace.
         try:
+            if (
+                _off is not None
+                and event in ("call", "c_call")
+                and frame.f_code.co_filename.startswith(_answer)
+                and _off()
+            ):
+                _hit(frame, "code that ran while the grader's torch guard was switched off")
             if event == "call":
                 code = frame.f_code
                 if code.co_name in _names and (
@@ -319,26 +362,15 @@ def install_guards(program: dict, reply_fd: int):
         except _base:
             _hit(frame, "a call the grader's guard could not inspect")
 
-    def library_import(frame, _visible=visible, _answer=ANSWER_PREFIX):
-        """Whether this frame is a library (not student code) being imported: torch loads
-        its shared libraries through ctypes."""
-        while frame is not None:
-            name = frame.f_code.co_filename
-            if name.startswith("<frozen importlib"):
-                return True
-            if name.startswith(_answer) or not name.startswith(_visible):
-                return False
-            frame = frame.f_back
-        return False
-
     def audit(
         event,
         args,
         _hit=hit,
+        _protected=protected,
+        _guard_files=(__file__, torch_guard.__file__),
         _tamper=_TAMPER_EVENTS,
         _process=_PROCESS_EVENTS,
         _guarded=_GUARDED_ATTRS,
-        _self_file=__file__,
         _library=library_import,
         _writable=writable,
         _hidden=hidden,
@@ -370,9 +402,13 @@ def install_guards(program: dict, reply_fd: int):
             raise _denied("graded code may not start, signal or replace processes")
         elif (event in _tamper or event.startswith("ctypes.")) and not _library(_getframe(1)):
             raise _denied(f"graded code may not use {event} (it could tamper with the grader)")
+        elif event in ("object.__setattr__", "object.__delattr__") and [
+            p for p in _protected if p is args[0]
+        ]:
+            raise _denied(f"graded code may not change the grader's {args[0].__name__}")
         elif event == "object.__setattr__" and args[1] in _guarded:
             code = _getattr(args[0], "__code__", None)
-            if _getattr(code, "co_filename", None) == _self_file:
+            if _getattr(code, "co_filename", None) in _guard_files:
                 raise _denied(f"graded code may not replace the grader's {args[1]}")
         elif event in ("compile", "code.__new__") and _str(args[1]).startswith(_setup):
             raise _denied("graded code may not compile code under the setup cells' name")
@@ -385,11 +421,20 @@ def install_guards(program: dict, reply_fd: int):
         _exit=os._exit,
         _fd=reply_fd,
         _payload=switched_off,
+        _torch=None if guard is None else guard.check,
+        _encode=protocol.encode,
+        _len=protocol.LENGTH.pack,
     ):
-        """End the process if the profile function is gone (e.g. dropped on a RecursionError)."""
-        if _getprofile() is None:
+        """End the process if the profile function is gone (e.g. dropped on a RecursionError)
+        or the torch guard was removed, replaced or gone around."""
+        problem = None if _torch is None else _torch()
+        if _getprofile() is None or problem is not None:
             try:
-                _write(_fd, _payload)
+                if problem is None:
+                    _write(_fd, _payload)
+                else:
+                    payload = _encode({"forbidden": problem})
+                    _write(_fd, _len(len(payload)) + payload)
             finally:
                 _exit(70)
 
@@ -401,7 +446,7 @@ def install_guards(program: dict, reply_fd: int):
 
 def _frame(value) -> bytes:
     payload = protocol.encode(value)
-    return protocol._LEN.pack(len(payload)) + payload
+    return protocol.LENGTH.pack(len(payload)) + payload
 
 
 _BUILTINS = vars(builtins)  # the dict itself: no name lookups while it is being swapped

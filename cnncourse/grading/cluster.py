@@ -39,6 +39,9 @@ from cnncourse.grading.sandbox import LEVELS, start_probing, why_not
 EXTRA = "pip install 'cnncourse[cluster]'"
 LOCAL = "local:"
 IDLE_S = 300.0  # a worker's grading session ends after this long without a submission
+# how long a session that holds a submission waits for the next one before grading it alone
+# (the tasks of a run reach a worker a few milliseconds apart)
+NEXT_S = 0.2
 # submissions held by one session: the one graded, the next one (its child starting) and one
 # more, already in the queue when the first is done (else the next child starts only later)
 SESSION_SLOTS = 3
@@ -136,7 +139,7 @@ def connect(scheduler: str, *, timeout: float = 10.0) -> Iterator:
             n_workers=workers,
             processes=True,
             threads_per_worker=1,
-            dashboard_address=None,
+            dashboard_address=":0",  # not 8787: it may be taken
             host="127.0.0.1",
         )
     try:
@@ -287,18 +290,16 @@ def _session_for(spec: CourseSpec) -> WorkerSession:
 class WorkerSession:
     """One grading session in a thread of a worker process (see the module's docstring).
 
-    Construction checks the worker's course copy and isolation level (WorkerRefused) and
-    collects the hidden suite. The thread waits for ``previous`` to end first: one pytest
-    session at a time per process.
+    Construction checks the worker's course copy and isolation level (WorkerRefused). The
+    thread waits for ``previous`` to end, then collects the hidden suite and grades: one
+    pytest session at a time per process.
     """
 
     def __init__(self, spec: CourseSpec, previous: WorkerSession | None = None):
-        from cnncourse.grading.runner import collect_tests
         from cnncourse.grading.runtime import ensure as ensure_runtime
 
         self.spec = spec
         self.assignment = worker_assignment(spec)
-        collect_tests(self.assignment)
         self.level = worker_level(spec.isolation)
         ensure_runtime(self.assignment.modules)
         self.root = Path(tempfile.mkdtemp(prefix="cnncourse-cluster-"))
@@ -345,12 +346,13 @@ class WorkerSession:
             self.tasks.put(None)
 
     def _main(self, previous: WorkerSession | None) -> None:
-        from cnncourse.grading.runner import run_session
+        from cnncourse.grading.runner import collect_tests, run_session
 
         if previous is not None:
             previous.thread.join()
         hidden = [*self.spec.hidden, str(self.root)]
         try:
+            collect_tests(self.assignment)
             run_session(self.assignment, self.level, hidden, self._next(), self._report)
         except BaseException as exc:  # a fault of the grader: the tasks it held fail
             self._fail(exc)
@@ -364,7 +366,7 @@ class WorkerSession:
 
         while True:
             try:
-                item = self.tasks.get(block=not self.inflight, timeout=IDLE_S)
+                item = self.tasks.get(timeout=NEXT_S if self.inflight else IDLE_S)
             except queue.Empty:
                 if self.inflight:
                     yield LATER

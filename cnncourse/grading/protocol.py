@@ -21,7 +21,7 @@ import numpy as np
 
 MAX_MESSAGE = 1 << 30  # 1 GiB: far above any course array, far below the grader's memory
 MAX_DEPTH = 32
-_LEN = struct.Struct(">I")
+LENGTH = struct.Struct(">I")  # the 4-byte big-endian length before every frame
 _F64 = struct.Struct(">d")
 _C128 = struct.Struct(">dd")
 
@@ -62,7 +62,7 @@ def encode(value: object) -> bytes:
 
 def _put_blob(tag: bytes, data: bytes, out: io.BytesIO) -> None:
     out.write(tag)
-    out.write(_LEN.pack(len(data)))
+    out.write(LENGTH.pack(len(data)))
     out.write(data)
 
 
@@ -94,12 +94,12 @@ def _encode(value: object, out: io.BytesIO, depth: int) -> None:
         _put_blob(b"h", f"{value.id}:{value.type_name}:{value.text}".encode(), out)
     elif type(value) is tuple or type(value) is list:
         out.write(b"t" if kind is tuple else b"l")
-        out.write(_LEN.pack(len(value)))
+        out.write(LENGTH.pack(len(value)))
         for item in value:
             _encode(item, out, depth + 1)
     elif type(value) is dict:
         out.write(b"d")
-        out.write(_LEN.pack(len(value)))
+        out.write(LENGTH.pack(len(value)))
         for key, item in value.items():
             if type(key) not in (str, int, float, bool, tuple) and key is not None:
                 raise Unencodable(f"dict key of type {type(key).__name__}")
@@ -138,7 +138,7 @@ class _Reader:
         return chunk
 
     def length(self) -> int:
-        return _LEN.unpack(self.take(4))[0]
+        return LENGTH.unpack(self.take(4))[0]
 
     def blob(self) -> bytes:
         return self.take(self.length())
@@ -207,7 +207,7 @@ def _parse_handle(blob: bytes) -> Handle:
 
 def write_message(fd: int, value: object) -> None:
     payload = encode(value)
-    _write_all(fd, _LEN.pack(len(payload)) + payload)
+    _write_all(fd, LENGTH.pack(len(payload)) + payload)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -229,7 +229,7 @@ def read_exact(fd: int, n: int) -> bytes:
 
 
 def read_message(fd: int) -> object:
-    size = _LEN.unpack(read_exact(fd, 4))[0]
+    size = LENGTH.unpack(read_exact(fd, 4))[0]
     if size > MAX_MESSAGE:
         raise ProtocolError(f"message of {size} bytes is over the {MAX_MESSAGE}-byte limit")
     return decode(read_exact(fd, size))

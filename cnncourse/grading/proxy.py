@@ -172,6 +172,7 @@ class ChildSession:
             "hidden_paths": self.sandbox.hidden_paths(),
             "visible_paths": self.sandbox.visible_paths(),
             "modules": list(self.sandbox.modules),
+            "torch_refuse": list(self.sandbox.torch_refuse),
         }
         if self._send(program, self.sandbox.limits.setup_timeout) == "":
             return True
@@ -286,7 +287,7 @@ class ChildSession:
     def _send(self, value: dict, timeout: float) -> str:
         """ "" once sent, else why not: "closed", "cpu", "wall" or "budget"."""
         data = protocol.encode(value)
-        data = protocol._LEN.pack(len(data)) + data
+        data = protocol.LENGTH.pack(len(data)) + data
         process = self._running()
         fd = process.request_fd
         os.set_blocking(fd, False)
@@ -320,7 +321,7 @@ class ChildSession:
         try:
             while True:
                 if len(process.buffer) >= 4:
-                    size = protocol._LEN.unpack(process.buffer[:4])[0]
+                    size = protocol.LENGTH.unpack(process.buffer[:4])[0]
                     if size > protocol.MAX_MESSAGE:
                         return None, "garbled"
                     if len(process.buffer) >= 4 + size:
@@ -450,7 +451,8 @@ class Student:
             return reply["ok"]
         if "error" in reply and isinstance(reply["error"], dict):
             error = reply["error"]
-            kind = error.get("kind") if error.get("kind") in ("memory", "not_implemented") else None
+            known = ("memory", "not_implemented", "forbidden")
+            kind = error.get("kind") if error.get("kind") in known else None
             text = f"{error.get('type', 'Exception')}: {error.get('message', '')}"
             trace = str(error.get("traceback", ""))
             message = f"{name} raised {text}" + (f"\n{trace}" if trace else "")

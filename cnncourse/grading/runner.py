@@ -288,7 +288,13 @@ def _prepare(
         result["notes"] = sub.notes
         try:
             hidden = [*hidden, str(assignment.course), str(Path(sub.path).parent)]
-            sandbox = Sandbox(level, assignment.limits, hidden=hidden, modules=assignment.modules)
+            sandbox = Sandbox(
+                level,
+                assignment.limits,
+                hidden=hidden,
+                modules=assignment.modules,
+                torch_refuse=assignment.torch_refuse,
+            )
             cells = program_cells(assignment.source, sub)
             session = ChildSession(cells, assignment.forbidden, sandbox)
             session.prestart()

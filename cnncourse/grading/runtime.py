@@ -1,10 +1,11 @@
 """The only files a sandboxed child can see: a private, read-only runtime folder.
 
 A runtime holds a copy of the interpreter and its standard library, copies of the packages
-an assignment permits (and what they require), and the two grader modules the child runs
-(``child.py`` and ``protocol.py``, standard library and numpy only). Nothing else of the
-course or of the grader's environment is in it, so graded code cannot import the reference
-package, torch or scipy when the assignment does not permit them: they are not there.
+an assignment permits (and what they require), and the grader modules the child runs
+(``child.py``, ``protocol.py``, ``torch_guard.py``: standard library, numpy, torch). Nothing
+else of the course or of the grader's environment is in it, so graded code cannot import
+the reference package, torch or scipy when the assignment does not permit them: they are
+not there.
 
 Runtimes are built once per machine and reused (keyed by the interpreter, the permitted
 distributions and their versions, and the child's source), in a folder every user can read
@@ -33,14 +34,15 @@ DEFAULT_MODULES = ("numpy",)
 # never permitted: the reference implementation and the grader itself
 NEVER_PERMITTED = frozenset({"cnncourse"})
 # libraries that ship ready-made conv, pooling, softmax, batch norm or automatic
-# differentiation: the grader has no dispatcher-level refusal of those routines yet, so an
-# assignment cannot permit them (a deny-list of their names can always be walked around)
-UNGUARDED = frozenset({"torch", "scipy", "sklearn", "jax", "tensorflow", "keras"})
+# differentiation and that the grader cannot refuse at a dispatcher, so an assignment cannot
+# permit them (a deny-list of their names can always be walked around). torch is not among
+# them: the child refuses those routines at torch's dispatcher (torch_guard.py).
+UNGUARDED = frozenset({"scipy", "sklearn", "jax", "tensorflow", "keras"})
 # parts of the standard library folder that graded code never needs
 _STDLIB_SKIP = frozenset(
     {"site-packages", "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3"}
 )
-_CHILD_FILES = ("child.py", "protocol.py")
+_CHILD_FILES = ("child.py", "protocol.py", "torch_guard.py")
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def check_modules(modules) -> tuple[str, ...]:
             raise ModulesError(
                 f"modules: {top!r} cannot be permitted: it ships routines that would do the "
                 "graded work (conv, pooling, softmax, batch norm, autograd) and the grader "
-                "cannot refuse them at the dispatcher yet"
+                "cannot refuse them at a dispatcher (torch can be permitted: it is guarded)"
             )
         if top in sys.stdlib_module_names or top in names:
             continue
@@ -187,10 +189,13 @@ def _build(root: Path, dists) -> None:
             shutil.copy2(Path(__file__).parent / name, grader / name)
         python = staging / "python" / "bin" / "python3"
         env = {"LD_LIBRARY_PATH": str(staging / "python" / "lib"), "PATH": "/usr/bin:/bin"}
-        subprocess.run(  # byte-code once, so that no child compiles anything at start
+        # byte-code once, so that no child compiles anything at start; a file that does not
+        # compile under this interpreter (torch ships a test helper in Python 3.12 syntax)
+        # is never imported, so a failure here is not an error
+        subprocess.run(
             [str(python), "-I", "-S", "-m", "compileall", "-q", "-j", "0", str(site), str(grader)],
             env=env,
-            check=True,
+            check=False,
             stdout=subprocess.DEVNULL,
         )
         (staging / "libraries.txt").write_text("\n".join(_system_libraries(staging)) + "\n")

@@ -32,6 +32,7 @@ from functools import cache
 from pathlib import Path
 
 from cnncourse.grading import runtime as runtimes
+from cnncourse.grading import torch_guard
 
 LEVELS = ("bubblewrap", "uid", "rlimits")
 # what each level does for the course, and what it leaves open (printed before every run)
@@ -89,6 +90,8 @@ class Sandbox:
     limits: Limits
     hidden: list[str] = field(default_factory=list)  # host folders named for the audit hook
     modules: tuple[str, ...] = runtimes.DEFAULT_MODULES  # what graded code may import
+    # families of torch operators refused at torch's dispatcher where torch is permitted
+    torch_refuse: tuple[str, ...] = tuple(torch_guard.FAMILIES)
 
     @property
     def runtime(self) -> runtimes.Runtime:

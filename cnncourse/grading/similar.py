@@ -16,12 +16,10 @@ The threshold and its measurements are in docs/grading.md ("Similarity report").
 
 from __future__ import annotations
 
-import argparse
 import html
 import io
 import itertools
 import numbers
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -430,45 +428,3 @@ def _code(lines: tuple[str, ...], matched: frozenset[int]) -> str:
         number = f"<span class='number'>{index + 1}</span>"
         out.append(f"<span class='{css}'>{number}{html.escape(line) or ' '}</span>")
     return "<pre>" + "".join(out) + "</pre>"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("assignment", help="assignment name (exercises/NAME/NAME.ipynb)")
-    parser.add_argument(
-        "submissions",
-        nargs="+",
-        type=Path,
-        help="notebooks, or folders in nbgrader's submitted/<student>/<assignment>/ layout",
-    )
-    parser.add_argument("--html", type=Path, required=True, help="the report to write")
-    parser.add_argument("--course", type=Path, default=Path("."), help="course root (default .)")
-    parser.add_argument(
-        "--released",
-        type=Path,
-        help="the notebook given to the students (default COURSE/exercises/NAME/NAME.ipynb)",
-    )
-    parser.add_argument(
-        "--threshold",
-        type=float,
-        default=THRESHOLD,
-        help=f"flag a pair when this fraction of one student's code is in the other's "
-        f"(default {THRESHOLD})",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        report = similarity_report(
-            args.assignment,
-            args.submissions,
-            course=args.course,
-            released=args.released,
-            threshold=args.threshold,
-        )
-    except (FileNotFoundError, ValueError, TypeError) as exc:
-        print(f"cnncourse similar: {exc}", file=sys.stderr)
-        return 2
-    write_html(report, args.html)
-    print(format_table(report))
-    print(f"report: {args.html}")
-    return 0

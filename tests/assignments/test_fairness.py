@@ -3,13 +3,13 @@
 The corpus (``corpus/``, see its README) holds, for every graded function of the five
 assignments, at least five correct implementations in different styles and at least three
 realistic bugs. All of it is graded once per session by ``cnncourse grade`` (one
-``--jobs 2`` run per assignment, ``corpus.results.graded_cnncourse``). Each submission's
-points per test cell must be what its declaration says: full marks where nothing is broken,
-nothing for a cell a bug breaks, and for a bug that breaks single hidden tests, the cell's
-points less theirs. Where the grader is known to misjudge a submission, the test is a strict
-expected failure that names the cause (``corpus.KNOWN_GRADER_ISSUES``). The same checks
-against ``nbgrader autograde``, and the two graders' agreement cell by cell, are in
-``corpus/nbgrader_pending.py`` (not collected yet; its docstring says why and how).
+``--jobs 2`` run per assignment, the ``corpus_cnncourse`` fixture of ``conftest.py``).
+Each submission's points per test cell must be what its declaration says: full marks where
+nothing is broken, nothing for a cell a bug breaks, and for a bug that breaks single hidden
+tests, the cell's points less theirs. Where the grader is known to misjudge a submission,
+the test is a strict expected failure that names the cause (``corpus.KNOWN_GRADER_ISSUES``).
+The same checks against ``nbgrader autograde``, and the two graders' agreement cell by cell,
+are in ``test_nbgrader_agreement.py``, which reuses these results.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import corpus
 import pytest
 from assignment_course import suite_markers
 from corpus.graders import cells_of
-from corpus.results import graded_cnncourse
 
 pytestmark = pytest.mark.slow
 
@@ -33,9 +32,9 @@ def _param(a: str, name: str):
     return pytest.param(a, name, marks=marks, id=f"{a}-{name}")
 
 
-@pytest.fixture(scope="session")
-def results(tmp_path_factory):
-    return graded_cnncourse(tmp_path_factory.mktemp("corpus"))
+@pytest.fixture(scope="module")
+def results(corpus_cnncourse):
+    return corpus_cnncourse
 
 
 def _functions(source: str) -> list[str]:

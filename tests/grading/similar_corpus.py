@@ -7,7 +7,8 @@ student who copies would: every variable, argument and helper the cell defines r
 and a comment line before each statement (every third one after a blank line).
 
 ``python tests/grading/similar_corpus.py`` prints the distribution of scores behind the
-threshold of ``cnncourse similar`` (docs/grading.md, "Similarity report").
+threshold of ``cnncourse similar`` (docs/grading.md, "Similarity report"), with two harder
+kinds of copy besides: reformatted ones and copies of half the answer cells.
 """
 
 from __future__ import annotations
@@ -149,27 +150,58 @@ def origin(student: str) -> str:
     return student.removesuffix("_copy")
 
 
-def measured_scores(a: str, root: Path) -> tuple[list[float], list[float]]:
-    """(scores of the pairs of different origin, scores of a version and its copy)."""
+def harder_copies(a: str, root: Path) -> list[str]:
+    """For the measurements only: per version, a copy also reformatted (``ast.unparse``:
+    other quotes, parentheses and number spellings), "<name>_reformatted", and one that
+    copies (disguised) only the first half of the answer cells and takes the rest from the
+    next version, "<name>_half". Returns the versions' names."""
+    versions = independent(a)
+    names = list(versions)
+    keep = stub_names(a)
+    for k, name in enumerate(names):
+        reformatted = disguised_notebook(a, versions[name])
+        half = copy.deepcopy(reformatted)
+        other = versions[names[(k + 1) % len(names)]]
+        others = {nbgrader_meta(c).get("grade_id"): c.source for c in other.cells}
+        ids = list(keep)
+        for cell, mine in zip(reformatted.cells, half.cells, strict=True):
+            grade_id = nbgrader_meta(cell).get("grade_id")
+            if cell.cell_type == "code" and grade_id in keep:
+                cell.source = ast.unparse(ast.parse(cell.source))
+                if ids.index(grade_id) >= len(ids) // 2:
+                    mine.source = others[grade_id]
+        write(reformatted, root / f"{name}_reformatted" / a / f"{a}.ipynb")
+        write(half, root / f"{name}_half" / a / f"{a}.ipynb")
+    return names
+
+
+def measured_scores(a: str, root: Path) -> dict[str, list[float]]:
+    """Scores of the pairs of different origin ("between"), of a version and its copy
+    ("copies"), its reformatted copy and its half copy."""
     from cnncourse.grading.similar import similarity_report
 
     students = sorted(class_folder(a, root))
+    names = harder_copies(a, root)
     report = similarity_report(a, [root], course=ROOT, threshold=1.0)
     pairs = [(x, y) for i, x in enumerate(students) for y in students[i + 1 :]]
-    between = [report.score(x, y) for x, y in pairs if origin(x) != origin(y)]
-    copies = [report.score(x, y) for x, y in pairs if origin(x) == origin(y)]
-    return between, copies
+    return {
+        "between": [report.score(x, y) for x, y in pairs if origin(x) != origin(y)],
+        "copies": [report.score(x, y) for x, y in pairs if origin(x) == origin(y)],
+        "reformatted": [report.score(x, f"{x}_reformatted") for x in names],
+        "half": [report.score(x, f"{x}_half") for x in names],
+    }
 
 
 def main() -> None:
-    every_between, every_copy = [], []
+    every: dict[str, list[float]] = {}
     for a in ASSIGNMENTS:
         with tempfile.TemporaryDirectory() as folder:
-            between, copies = measured_scores(a, Path(folder))
-        every_between += between
-        every_copy += copies
-        print(f"{a:<11} {_figures(between)}   copies: {_figures(copies)}")
-    print(f"{'all':<11} {_figures(every_between)}   copies: {_figures(every_copy)}")
+            scores = measured_scores(a, Path(folder))
+        for kind, found in scores.items():
+            every.setdefault(kind, []).extend(found)
+            print(f"{a:<11} {kind:<12} {_figures(found)}")
+    for kind, found in every.items():
+        print(f"{'all':<11} {kind:<12} {_figures(found)}")
 
 
 def _figures(scores: list[float]) -> str:

@@ -19,7 +19,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -298,11 +300,54 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _serving(url: str, token: str) -> bool:
+    """Whether a Jupyter server answers at ``url`` with this token (not merely something
+    listening on the port: another process may have taken it first)."""
+    headers = {"Authorization": f"token {token}"}
+    request = urllib.request.Request(f"{url}/api/status", headers=headers)
+    try:
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy
+        with direct.open(request, timeout=5) as response:
+            return response.status == 200 and "started" in json.loads(response.read())
+    except (OSError, ValueError):
+        return False
+
+
+def _start_jupyter(course: Path, env: dict, log: Path, token: str):
+    """(server, url) once the server answers; None if it exited (its port was taken)."""
+    port = _free_port()
+    command = [
+        str(Path(sys.prefix) / "bin" / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1",
+        f"--port={port}", f"--IdentityProvider.token={token}", "--ServerApp.port_retries=0",
+    ]  # fmt: skip
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    with open(log, "w") as out:
+        server = subprocess.Popen(command, cwd=course, env=env, stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and server.poll() is None:
+        if _serving(url, token):
+            return server, url
+        time.sleep(0.5)
+    _stop(server)
+    return None
+
+
+def _stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
 @pytest.fixture(scope="module")
 def jupyter(term, tmp_path_factory):
     """``jupyter lab`` started in the course folder, as the page says; stopped afterwards."""
     course = term[0]
-    port, token = _free_port(), "formgrader-test"
+    token = "formgrader-test"
     runtime = tmp_path_factory.mktemp("jupyter-runtime")
     env = {
         **os.environ,
@@ -310,46 +355,57 @@ def jupyter(term, tmp_path_factory):
         "JUPYTER_CONFIG_DIR": str(tmp_path_factory.mktemp("jupyter-config")),
         "PATH": f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    command = [
-        str(Path(sys.prefix) / "bin" / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1",
-        f"--port={port}", f"--IdentityProvider.token={token}", "--ServerApp.port_retries=0",
-    ]  # fmt: skip
-    if os.geteuid() == 0:
-        command.append("--allow-root")
     log = runtime / "server.log"
-    with open(log, "w") as out:
-        server = subprocess.Popen(command, cwd=course, env=env, stdout=out, stderr=out)
-    url = f"http://127.0.0.1:{port}"
+    for _attempt in range(3):  # a free port can be taken before the server binds it
+        started = _start_jupyter(course, env, log, token)
+        if started is not None:
+            break
+    else:
+        pytest.fail(f"jupyter lab did not start:\n{log.read_text()[-3000:]}")
+    server, url = started
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and server.poll() is None:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.5)
-        else:
-            pytest.fail(f"jupyter lab did not start:\n{log.read_text()[-3000:]}")
         yield url, token
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        _stop(server)
     assert server.returncode is not None
 
 
-@pytest.fixture(scope="module")
-def browser():
+def in_fresh_thread(work):
+    """``work()``'s result, run on a new thread: playwright's sync API refuses to start on a
+    thread whose asyncio loop is running (the book tests' session browser keeps one running
+    on the main thread), and a new thread has no loop at all."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # re-raised on the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="formgrader-browser")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def with_browser(work):
+    """``work(chromium)`` with a fresh headless chromium, all on a thread of its own."""
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"needs Debian's chromium at {CHROMIUM}: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    def session():
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                return work(chromium)
+            finally:
+                chromium.close()
+
+    return in_fresh_thread(session)
 
 
 def _manual_ids() -> list[str]:
@@ -358,13 +414,31 @@ def _manual_ids() -> list[str]:
     return [m["grade_id"] for m in meta if m.get("grade") and m.get("solution")]
 
 
-@pytest.mark.skip(
-    reason="in the full suite playwright's sync API meets the book tests' asyncio loop (issue 14)"
-)
-def test_formgrader_lists_the_class_and_takes_a_hand_grade(term, jupyter, browser):
+def test_formgrader_lists_the_class_and_takes_a_hand_grade(term, jupyter):
+    url, token = jupyter
+    (grade_id, *_) = _manual_ids()
+    with_browser(lambda browser: _hand_grade_in_formgrader(browser, url, token, grade_id))
+    course = term[0]
+    saved = _wait_for_manual_score(course, grade_id, expected=2)
+    assert saved == 2, f"formgrader's score for {grade_id} did not reach the gradebook: {saved}"
+
+
+def _wait_for_manual_score(course: Path, grade_id: str, expected: float):
     from nbgrader.api import Gradebook
 
-    url, token = jupyter
+    deadline = time.monotonic() + 30
+    while True:
+        with Gradebook(f"sqlite:///{course / 'autograde' / 'gradebook.db'}") as gradebook:
+            grade = gradebook.find_grade(grade_id, ASSIGNMENT, ASSIGNMENT, "ada")
+            saved = grade.manual_score
+        if saved == expected or time.monotonic() > deadline:
+            return saved
+        time.sleep(0.5)
+
+
+def _hand_grade_in_formgrader(browser, url: str, token: str, grade_id: str) -> None:
+    """In formgrader: the class is listed, ada needs a hand grade, and a score of 2 for
+    ``grade_id`` is saved."""
     context = browser.new_context(extra_http_headers={"Authorization": f"token {token}"})
     page = context.new_page()
     page.set_default_timeout(60_000)
@@ -380,7 +454,6 @@ def test_formgrader_lists_the_class_and_takes_a_hand_grade(term, jupyter, browse
     needs = names["Tester, Ada"].locator("td.needs-manual-grade")
     assert needs.get_attribute("data-search") == "needs manual grade", needs.inner_html()
     names["Tester, Ada"].locator("a.name-shown").click()  # ada's notebook, to grade by hand
-    (grade_id, *_) = _manual_ids()
     box = page.locator(f"input.score#{grade_id}")
     box.wait_for()
     page.wait_for_load_state("networkidle")  # the page has fetched its grades: boxes are live
@@ -390,22 +463,9 @@ def test_formgrader_lists_the_class_and_takes_a_hand_grade(term, jupyter, browse
     ) as saved:
         box.press("Tab")  # formgrader saves a score when the box loses focus
     assert saved.value.ok, f"formgrader could not save the score: HTTP {saved.value.status}"
-    course = term[0]
-    deadline = time.monotonic() + 30
-    while True:
-        with Gradebook(f"sqlite:///{course / 'autograde' / 'gradebook.db'}") as gradebook:
-            grade = gradebook.find_grade(grade_id, ASSIGNMENT, ASSIGNMENT, "ada")
-            saved = grade.manual_score
-        if saved == 2 or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    assert saved == 2, f"formgrader's score for {grade_id} did not reach the gradebook: {saved}"
     context.close()
 
 
-@pytest.mark.skip(
-    reason="in the full suite playwright's sync API meets the book tests' asyncio loop (issue 14)"
-)
 def test_grading_again_keeps_the_hand_grade_of_an_unchanged_notebook(term):
     from nbgrader.api import Gradebook
 

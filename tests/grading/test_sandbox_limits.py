@@ -144,7 +144,7 @@ def _course_with(tmp_path: Path, settings: str) -> Path:
     [
         ('modules = ["numpy", "cnncourse"]', "can never be permitted"),
         ('modules = ["no_such_module_here"]', "is not installed"),
-        ('modules = ["numpy", "torch"]', "'torch' cannot be permitted"),
+        ('modules = ["numpy", "sklearn"]', "'sklearn' cannot be permitted"),
         ('modules = ["scipy.signal"]', "'scipy' cannot be permitted"),
         ('modules = "numpy"', "modules must be a list"),
         ("submission_timeout = -1", "submission_timeout must be positive"),

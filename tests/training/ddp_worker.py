@@ -1,7 +1,9 @@
 """Trains a small float64 CNN with cnncourse.train.fit; run by test_ddp.py under torchrun.
 
-Usage: ``ddp_worker.py OUT_FILE``. Every process trains; the first saves the final
-weights and history to OUT_FILE. Run without torchrun, it is the single-process baseline.
+Usage: ``ddp_worker.py OUT_FILE [DEVICE]``. Every process trains on DEVICE (default
+``cpu``; ``auto`` under torchrun on GPUs: this process's GPU, over NCCL); the first saves the
+final weights and history to OUT_FILE. Run without torchrun, it is the single-process
+baseline. scripts/gpu-check.sh runs it on GPUs.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def model() -> nn.Module:
     ).double()
 
 
-def main(out: str) -> None:
+def main(out: str, device: str = "cpu") -> None:
     torch.set_num_threads(1)
     net = model()
     opt = optim.Adam(net.parameters(), lr=0.01)
@@ -48,7 +50,7 @@ def main(out: str) -> None:
         opt,
         EPOCHS,
         batch_size=BATCH,
-        device="cpu",
+        device=device,
         scheduler=sched,
         seed=5,
         progress=False,
@@ -70,4 +72,4 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

@@ -36,7 +36,8 @@ NBGRADER_PARTIAL_CREDIT = True
 # expected failure (strict: it fails once the grader is fixed, so this entry goes). Both
 # graders run the same specification (cnncourse/checks/<a>.py), so a cause in it applies to
 # both. None today: every corpus submission gets what its declaration says from
-# `cnncourse grade` (nbgrader's side is still to be measured: nbgrader_pending.py).
+# `cnncourse grade` (test_fairness.py) and from `nbgrader autograde`
+# (test_nbgrader_agreement.py).
 KNOWN_GRADER_ISSUES: dict[tuple[str, str, str], str] = {}
 
 

@@ -1,15 +1,19 @@
 """Grade corpus submissions with both graders, as an instructor would run them.
 
-Each assignment gets a course folder of its own (``assignment_course.make_course``), which
-serves both graders: the submissions go to ``autograde/submitted/<student>/<a>/<a>.ipynb``;
-``cnncourse grade`` reads that folder, ``nbgrader autograde`` (through ``nbgrader_run.py``, one
-process per assignment, so that several can run at once on their own gradebooks) too.
+Each assignment gets a course folder of its own (``assignment_course.make_course``): the
+submissions go to ``autograde/submitted/<student>/<a>/<a>.ipynb`` and ``cnncourse grade`` reads
+that folder (:func:`run_cnncourse`). ``nbgrader autograde`` executes one notebook at a time, so
+:func:`run_nbgrader` deals the same notebooks into course copies of at most ``per_copy``
+students of one assignment, all copies of one course whose gradebook ``nbgrader
+generate_assignment`` filled once, and runs one ``nbgrader autograde`` command per copy,
+``parallel`` at a time; each copy's gradebook is then read (``nbgrader_run.report``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -66,25 +70,73 @@ def run_cnncourse(course: Path, a: str, jobs: int = 2) -> tuple[float, dict[str,
     return elapsed, {r["student"]: r for r in records if r["assignment"] == a}
 
 
-def run_nbgrader(course: Path, a: str) -> tuple[float, dict[str, dict]]:
-    """(seconds, student -> nbgrader result) of ``generate_assignment`` + ``autograde``."""
-    out = course / f"nbgrader-{a}.json"
+def _generate(course: Path, assignments: list[str]) -> None:
+    """``nbgrader generate_assignment`` of each assignment, one process: the gradebook."""
+    proc = subprocess.run(
+        [sys.executable, str(NBGRADER_RUN), "--generate-only", str(course), *assignments],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=600,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"nbgrader generate_assignment failed:\n{proc.stderr[-6000:]}")
+
+
+def nbgrader_copies(root: Path, courses: dict[str, Path], per_copy: int) -> list[tuple[str, Path]]:
+    """(assignment, course copy) pairs that together hold every submission of ``courses``.
+
+    One course with every assignment is generated once (its gradebook then knows them all);
+    each copy is that course with at most ``per_copy`` students of one assignment, dealt
+    round robin so that every copy gets a share of each kind of submission."""
+    base = make_course(root / "base", tuple(courses))
+    _generate(base, list(courses))
+    copies = []
+    for a, course in courses.items():
+        students = sorted(p.name for p in submitted(course).iterdir())
+        n = -(-len(students) // per_copy)
+        for k in range(n):
+            copy = root / f"{a}-{k}"
+            shutil.copytree(base, copy)
+            for s in students[k::n]:
+                shutil.copytree(submitted(course) / s / a, submitted(copy) / s / a)
+            copies.append((a, copy))
+    return copies
+
+
+def autograde(a: str, course: Path) -> float:
+    """Seconds of one ``nbgrader autograde`` command over every student of the course."""
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, str(NBGRADER_RUN), str(course), str(out), a],
+        [str(VENV_BIN / "nbgrader"), "autograde", a, "--force"],
+        cwd=course / "autograde",
         capture_output=True,
         text=True,
         env=env(),
         timeout=3000,
     )
-    elapsed = time.perf_counter() - start
     if proc.returncode != 0:
-        raise RuntimeError(f"nbgrader autograde {a} failed:\n{proc.stderr[-6000:]}")
-    return elapsed, json.loads(out.read_text())[a]
+        raise RuntimeError(f"nbgrader autograde {a} in {course} failed:\n{proc.stderr[-6000:]}")
+    return time.perf_counter() - start
 
 
-def run_nbgrader_all(courses: dict[str, Path], parallel: int = 2) -> dict[str, dict]:
-    """nbgrader on each assignment's course, ``parallel`` processes at a time."""
+def run_nbgrader(
+    root: Path, courses: dict[str, Path], parallel: int = 2, per_copy: int = 16
+) -> tuple[float, dict[str, dict[str, dict]]]:
+    """(seconds, assignment -> student -> nbgrader result) of every submission of ``courses``.
+
+    ``nbgrader autograde`` executes one notebook at a time, so the students are split into
+    course copies (:func:`nbgrader_copies`) and ``parallel`` copies are graded at once, one
+    ``nbgrader autograde`` command each, the biggest first."""
+    from nbgrader_run import report, students_of
+
+    start = time.perf_counter()
+    copies = nbgrader_copies(root, courses, per_copy)
+    copies.sort(key=lambda job: -len(students_of(job[1], job[0])))
     with ThreadPoolExecutor(parallel) as pool:
-        results = pool.map(lambda item: run_nbgrader(item[1], item[0])[1], courses.items())
-        return dict(zip(courses, results, strict=True))
+        for job in [pool.submit(autograde, a, copy) for a, copy in copies]:
+            job.result()
+    results: dict[str, dict[str, dict]] = {a: {} for a in courses}
+    for a, copy in copies:
+        results[a].update(report(copy, a, students_of(copy, a)))
+    return time.perf_counter() - start, results

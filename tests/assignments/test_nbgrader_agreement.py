@@ -1,47 +1,31 @@
 """The fairness corpus under ``nbgrader autograde``, and the two graders' agreement cell by cell.
 
-NOT COLLECTED YET (the file name does not start with ``test_``): ``nbgrader autograde`` costs
-about 6 s of CPU per notebook, about 25 minutes of CPU for the whole corpus (227 notebooks),
-and these tests have not yet been run over the whole corpus against the specification-driven
-hidden blocks (partial credit per cell: the test cell's last value is the points its passing
-groups earn). A spot check of five submissions (batchnorm: the solution, the released stubs,
-running_stats_updated_in_test_mode; optimizers: adam_eps_inside_sqrt and
-rmsprop_eps_inside_sqrt, which lose part of a cell) gave, per cell, the points ``expected``
-says and the same points as ``cnncourse grade``.
-``test_fairness.py`` runs the ``cnncourse grade`` half in every ``make test``.
-
-To enable it:
-
-1. ``git mv tests/assignments/corpus/nbgrader_pending.py
-   tests/assignments/test_nbgrader_corpus.py`` (it imports ``corpus`` as a package, as the
-   other test modules of ``tests/assignments/`` do).
-2. Run it alone on an idle machine: ``.venv/bin/pytest tests/assignments/test_nbgrader_corpus.py
-   -q -p no:randomly`` (about 15 minutes on two cores: two nbgrader processes at once, after
-   one ``cnncourse grade --jobs 2`` per assignment).
-3. Every failure is either a grader problem, to add to ``corpus.KNOWN_GRADER_ISSUES`` with
-   its cause (grader "nbgrader"; today the entries there are reasoned from the shared
-   specification, not measured), or a difference between the graders to fix. A strict
-   expected failure that passes means a known issue has gone: remove its entry.
-4. Mark the module ``slow`` as it is (the repo's marker for tests over a few seconds) and
-   state its measured time in docs/grading.md beside the fairness corpus's cost.
+Every corpus submission (at least 40 per assignment: correct styles, mixes, planted bugs,
+combinations, the solution and the released stubs) is graded by both graders once per
+session (``conftest.py``): ``cnncourse grade``'s results are the ones ``test_fairness.py``
+reads; ``nbgrader autograde`` runs over course copies of at most 16 students of one
+assignment, one ``nbgrader autograde`` command per copy, two at a time
+(``corpus.graders.run_nbgrader``). Then, for each submission, nbgrader's points per test cell
+must be what the submission's declaration says (the same as ``cnncourse grade``'s, since the
+hidden blocks report partial credit per cell), and both graders' points must be the same,
+cell by cell and in total. A grader known to misjudge a submission is listed with its cause in
+``corpus.KNOWN_GRADER_ISSUES``: its test is a strict expected failure.
 """
 
 from __future__ import annotations
 
-import pytest
-
 import corpus
+import pytest
 from corpus.graders import cells_of
-from corpus.results import graded
 
 pytestmark = pytest.mark.slow
 
 CASES = [(a, name) for a in corpus.ASSIGNMENTS for name in corpus.submissions(a)]
 
 
-@pytest.fixture(scope="session")
-def results(tmp_path_factory):
-    return graded(tmp_path_factory.mktemp("corpus"))
+@pytest.fixture(scope="module")
+def results(corpus_both):
+    return corpus_both
 
 
 def _xfail_if(why: str | None) -> list:
