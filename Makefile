@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check -q
 
-.PHONY: install book notebooks test test-fast lint test-torchvision constraints clean
+.PHONY: install book notebooks test test-fast lint typecheck test-torchvision constraints clean
 
 # Debian packages (chromium, bubblewrap): installed as root, else the exact command and a stop
 system-packages-%:
@@ -39,8 +39,8 @@ book: system-packages-book $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/jupytext --sync book/[0-9]*.md
 
-## make test: ruff, then every test (including a strict book build and browser checks)
-test: system-packages-test lint node_modules/.package-lock.json
+## make test: ruff and mypy, then every test (including a strict book build and browser checks)
+test: system-packages-test lint typecheck node_modules/.package-lock.json
 	$(BIN)/python -m pytest --durations=10
 
 ## make test-fast: ruff, then every test that needs neither the book build, nor a browser, nor
@@ -51,6 +51,10 @@ test-fast: lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## make typecheck: mypy over the package (strictness: pyproject.toml's [tool.mypy])
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 ## make test-torchvision: the torchvision-compatibility tests, in their own environment
 ## (torchvision does not import beside torch 2.13.0; this pulls torch 2.14.1 + torchvision 0.29.1)
@@ -68,4 +72,4 @@ constraints: $(STAMP)
 	mv constraints.new constraints.txt
 
 clean:
-	rm -rf _build .pytest_cache .ruff_cache .hypothesis node_modules
+	rm -rf _build .pytest_cache .ruff_cache .mypy_cache .hypothesis node_modules

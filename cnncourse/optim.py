@@ -444,7 +444,7 @@ class ScheduleLR(LRScheduler):
         schedule(1.0, 0, **kwargs)  # validates the keyword arguments now
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list[float]:
+    def get_lr(self) -> list[float | torch.Tensor]:  # LRScheduler's type; these are floats
         return [self.schedule(lr, self.last_epoch, **self.kwargs) for lr in self.base_lrs]
 
     def state_dict(self) -> dict:

@@ -33,7 +33,7 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sized
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -157,17 +157,20 @@ class _Source:
     """Training or validation data: a pair of tensors, a Dataset or a DataLoader."""
 
     def __init__(self, data: Any, name: str):
-        self.x = self.y = self.dataset = self.loader = None
+        self.name = name
+        self.tensors: tuple[torch.Tensor, torch.Tensor] | None = None  # (inputs, targets)
+        self.dataset: Dataset | None = None
+        self.loader: DataLoader | None = None
         if isinstance(data, DataLoader):
             self.loader = data
         elif isinstance(data, TensorDataset) and len(data.tensors) == 2:
-            self.x, self.y = data.tensors
+            self.tensors = (data.tensors[0], data.tensors[1])
         elif isinstance(data, (tuple, list)):
             if len(data) != 2 or not all(isinstance(t, torch.Tensor) for t in data):
                 raise TypeError(f"{name} as a tuple must be (inputs, targets) tensors")
             if len(data[0]) != len(data[1]):
                 raise ValueError(f"{name} has {len(data[0])} inputs but {len(data[1])} targets")
-            self.x, self.y = data
+            self.tensors = (data[0], data[1])
         elif isinstance(data, Dataset):
             self.dataset = data
         else:
@@ -179,13 +182,19 @@ class _Source:
             raise ValueError(f"{name} is empty")
 
     def __len__(self) -> int:
-        if self.loader is not None:
-            return len(self.loader.dataset)
-        return len(self.x) if self.x is not None else len(self.dataset)
+        if self.tensors is not None:
+            return len(self.tensors[0])
+        dataset = self.loader.dataset if self.loader is not None else self.dataset
+        if not isinstance(dataset, Sized):
+            raise TypeError(
+                f"{self.name}'s dataset must have a length (__len__), got {type(dataset).__name__}"
+            )
+        return len(dataset)
 
     def to(self, device: torch.device) -> _Source:
-        if self.x is not None:
-            self.x, self.y = self.x.to(device), self.y.to(device)
+        if self.tensors is not None:
+            x, y = self.tensors
+            self.tensors = (x.to(device), y.to(device))
         return self
 
     def num_batches(self, batch_size: int) -> int:
@@ -205,18 +214,24 @@ class _Source:
             return
         n = len(self)
         order = torch.arange(n) if order is None else order
-        if self.x is not None:
-            order = order.to(self.x.device)
+        if self.tensors is not None:
+            order = order.to(self.tensors[0].device)
         for start in range(0, n, batch_size):
             index = order[start : start + batch_size]
             local = index.tensor_split(world)[rank] if world > 1 else index
             share = len(local) * world / len(index)
-            if self.x is not None:
-                yield self.x[local], self.y[local], share
+            if self.tensors is not None:
+                inputs, targets = self.tensors
+                yield inputs[local], targets[local], share
             else:
-                items = [self.dataset[i] for i in local.tolist()]
-                x, y = torch.utils.data.default_collate(items)
+                x, y = self._collate(local.tolist())
                 yield x, y, share
+
+    def _collate(self, indices: list[int]) -> Any:
+        """The batch of the Dataset's items at ``indices`` (for a source made from a Dataset)."""
+        if self.dataset is None:
+            raise RuntimeError(f"{self.name} holds tensors or a DataLoader, not a Dataset")
+        return torch.utils.data.default_collate([self.dataset[i] for i in indices])
 
 
 # --------------------------------------------------------------------------- one epoch
@@ -271,8 +286,8 @@ def _evaluate(model, source: _Source, loss_fn, batch_size, device, amp, rank, wo
             correct += hits
         count += len(x)
     model.train(was_training)
-    loss_sum, correct, count = _reduce([loss_sum, correct, count], device, world)
-    return Metrics(loss_sum / count, correct / count if has_acc else math.nan)
+    total_loss, total_correct, total = _reduce([loss_sum, correct, count], device, world)
+    return Metrics(total_loss / total, total_correct / total if has_acc else math.nan)
 
 
 def evaluate(
@@ -305,7 +320,8 @@ class _Progress:
 
     def __init__(self, total: int, desc: str, enabled: bool):
         self.bar = tqdm(total=total, desc=desc, unit="batch", disable=not enabled, leave=True)
-        self.enabled, self.last, self.postfix = enabled, 0.0, {}
+        self.enabled, self.last = enabled, 0.0
+        self.postfix: dict[str, str] = {}
 
     def update(self, loss_sum, correct, count: int, has_acc: bool, *, final: bool = False):
         if not final:
@@ -370,8 +386,8 @@ def _train_epoch(state: _Run, epoch: int) -> tuple[float, float, _Progress]:
         count += len(x)
         progress.update(loss_sum, correct, count, has_acc)
     progress.update(loss_sum, correct, count, has_acc, final=True)
-    loss_sum, correct, count = _reduce([loss_sum, correct, count], device, state.world)
-    return loss_sum / count, (correct / count if has_acc else math.nan), progress
+    total_loss, total_correct, total = _reduce([loss_sum, correct, count], device, state.world)
+    return total_loss / total, (total_correct / total if has_acc else math.nan), progress
 
 
 # --------------------------------------------------------------------------- fit
@@ -526,7 +542,7 @@ def fit(
 
     path = None if checkpoint is None else Path(checkpoint)
     start, history = 0, History()
-    if resume and path.exists():
+    if resume and path is not None and path.exists():
         start, history = _load_checkpoint(path, run)
     if world > 1:  # after loading: DDP starts every process from the first one's weights
         ids = [device.index] if device.type == "cuda" else None

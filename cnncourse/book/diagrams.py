@@ -674,14 +674,14 @@ def residual_blocks(
     """ResNet blocks side by side, top to bottom as in the paper: each weight layer with its
     kernel and filters, the ReLUs, the addition and the shortcut, with the volumes of the
     forward pass written beside the arrows."""
-    panels = [p if isinstance(p, BlockPanel) else BlockPanel(*p) for p in panels]
-    if not panels:
+    blocks = [p if isinstance(p, BlockPanel) else BlockPanel(*p) for p in panels]
+    if not blocks:
         raise ValueError("residual_blocks needs at least one panel")
-    n_layers = [len(_block_convs(_submodule(p.model, p.name))) for p in panels]
+    n_layers = [len(_block_convs(_submodule(p.model, p.name))) for p in blocks]
     height = 1.5 + 1.0 * max(n_layers) + 0.2
     fig, ax = _canvas(MAX_WIDTH, height)
-    col = MAX_WIDTH / len(panels)
-    for k, panel in enumerate(panels):
+    col = MAX_WIDTH / len(blocks)
+    for k, panel in enumerate(blocks):
         _draw_block(ax, panel, (k + 0.5) * col, height, col, input_size)
     return fig
 
@@ -1029,9 +1029,16 @@ def evaluate_graph(nodes: Sequence[GraphNode]) -> GraphResult:
     return GraphResult(
         values={name: t.item() for name, t in tensors.items()},
         grads={name: (t.grad.item() if t.grad is not None else 0.0) for name, t in tensors.items()},
-        edge_grads={key: t.grad.item() for key, t in edges.items()},
+        edge_grads={key: _edge_grad(key, t) for key, t in edges.items()},
         output=output,
     )
+
+
+def _edge_grad(edge: tuple[str, str, int], copy: torch.Tensor) -> float:
+    """The gradient that flowed along ``edge`` (its copy of the source retains it)."""
+    if copy.grad is None:
+        raise RuntimeError(f"no gradient reached the edge {edge}: the output does not use it")
+    return copy.grad.item()
 
 
 def _layout(nodes: Sequence[GraphNode]) -> dict[str, tuple[float, float]]:

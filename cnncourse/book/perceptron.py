@@ -209,7 +209,8 @@ def letters(
     if not 0 <= noise < 0.5:
         raise ValueError(f"noise must be in [0, 0.5), got {noise}")
     rng = np.random.default_rng(seed)
-    images, labels = [], []
+    image_list: list[np.ndarray] = []
+    letters: list[str] = []
     for c in chars:
         for _ in range(per_letter):
             scale = float(rng.choice([0.7, 0.8, 0.9]))
@@ -217,9 +218,9 @@ def letters(
             dy, dx = rng.integers(-2, 3, size=2)
             img = np.roll(img, (int(dy), int(dx)), axis=(0, 1))
             flips = rng.random(img.shape) < noise
-            images.append(np.where(flips, 1.0 - img, img))
-            labels.append(c)
-    images = np.stack(images)
-    order = rng.permutation(len(images))
-    images, labels = images[order], np.asarray(labels)[order]
+            image_list.append(np.where(flips, 1.0 - img, img))
+            letters.append(c)
+    order = rng.permutation(len(image_list))
+    images = np.stack(image_list)[order]
+    labels = np.asarray(letters)[order]
     return images.reshape(len(images), -1), labels, images

@@ -26,7 +26,7 @@ import copy
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 from torch import nn
@@ -90,6 +90,14 @@ def last_linear(model: nn.Module) -> str:
     return names[-1]
 
 
+class _FitArgs(TypedDict):
+    """The arguments every train.fit call of one experiment shares."""
+
+    device: str
+    seed: int
+    progress: bool
+
+
 def replace_head(model: nn.Module, num_classes: int, *, seed: int | None = None) -> str:
     """Replace the last linear layer by a fresh one with ``num_classes`` outputs (in place).
 
@@ -101,16 +109,17 @@ def replace_head(model: nn.Module, num_classes: int, *, seed: int | None = None)
     name = last_linear(model)
     parent_name, _, child = name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
-    old = getattr(parent, child) if not child.isdigit() else parent[int(child)]
+    old = parent.get_submodule(child)
+    if not isinstance(old, nn.Linear):
+        raise TypeError(f"{name} is a {type(old).__name__}, not the nn.Linear it was")
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
             torch.manual_seed(seed)
         new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
     new = new.to(device=old.weight.device, dtype=old.weight.dtype)
-    if child.isdigit():
-        parent[int(child)] = new
-    else:
-        setattr(parent, child, new)
+    # a numbered child (in an nn.Sequential or nn.ModuleList) is replaced in place too, as
+    # their __setitem__ does
+    setattr(parent, child, new)
     return name
 
 
@@ -224,9 +233,10 @@ def transfer_experiment(
     new_x, new_y = class_subset(x_train, y_train, finetune_classes)
     small = few_per_class(new_x, new_y, per_class, seed=seed)
     new_test = class_subset(x_test, y_test, finetune_classes)
-    fit_args = dict(device=device, seed=seed, progress=progress)
+    fit_args = _FitArgs(device=device, seed=seed, progress=progress)
     result = TransferResult(pretrain_classes, finetune_classes, per_class, lr, lr * lr_ratio)
 
+    base: nn.Module
     if pretrained is None:
         torch.manual_seed(seed)
         base = models.lenet5(num_classes=len(pretrain_classes), **(model_kwargs or {}))

@@ -9,6 +9,7 @@ Figures made here never go through ``pyplot``'s global state, so nothing is disp
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING, Any, Literal
 
 import matplotlib
 import numpy as np
@@ -16,6 +17,9 @@ from cycler import cycler
 from matplotlib.figure import Figure
 
 from cnncourse.book.computations import to_numpy
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 # Okabe & Ito, "Color Universal Design" (2008): colours that stay distinct for the common forms
 # of colour blindness (and in greyscale, by lightness). Ordered so that the first ones have the
@@ -39,7 +43,7 @@ MIN_FONT_PT = 10  # the smallest text in any figure: legible when a page is read
 
 # Set once, when the module is imported (every chapter imports it after `%matplotlib inline`):
 # every figure of the book, through these helpers or pyplot, uses the palette and the sizes.
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "axes.prop_cycle": cycler(color=list(OKABE_ITO.values())),
     "font.size": MIN_FONT_PT,
     "axes.titlesize": MIN_FONT_PT,
@@ -72,7 +76,10 @@ HUMAN_TOP5_ERROR = 5.1
 
 
 def new_figure(
-    width: float = 6.0, height: float = 4.0, dpi: int = 80, layout: str | None = "constrained"
+    width: float = 6.0,
+    height: float = 4.0,
+    dpi: int = 80,
+    layout: Literal["constrained", "compressed", "tight"] | None = "constrained",
 ) -> Figure:
     """A figure outside pyplot (constrained layout by default), ready for ``fig.subplots``."""
     return Figure(figsize=(width, height), dpi=dpi, layout=layout)
@@ -93,7 +100,7 @@ def legibility_problems(fig: Figure) -> list[str]:
     problems = [
         f"{t.get_text()!r} is {t.get_fontsize():g} pt (minimum {MIN_FONT_PT})"
         for t in fig.findobj(Text)
-        if t.get_visible() and t.get_text().strip() and t.get_fontsize() < MIN_FONT_PT
+        if t.get_visible() and t.get_text().strip() and float(t.get_fontsize()) < MIN_FONT_PT
     ]
     plots = [ax for ax in fig.axes if ax.axison and len(ax.get_xticks()) and len(ax.get_yticks())]
     problems += [

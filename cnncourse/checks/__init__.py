@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import importlib
 
-from cnncourse.checks.runner import grading_mode
+from cnncourse.checks.runner import Assignment, grading_mode
 
 ASSIGNMENTS = ("backprop", "conv", "dropout", "batchnorm", "optimizers")
 
 __all__ = ["ASSIGNMENTS", "grading_mode", "spec"]
 
 
-def spec(assignment: str):
+def spec(assignment: str) -> Assignment:
     """The :class:`~cnncourse.checks.runner.Assignment` specification of ``assignment``."""
     if assignment not in ASSIGNMENTS:
         raise ValueError(f"assignment: expected one of {ASSIGNMENTS}, got {assignment!r}")

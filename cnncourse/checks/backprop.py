@@ -6,10 +6,24 @@ oracle independent of the course's layers); the layers with :mod:`cnncourse.laye
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from cnncourse import layers
-from cnncourse.checks.runner import Check, assignment, case, checks_of, group
+from cnncourse.checks.runner import Case, Check, assignment, case, checks_of, group
+
+if TYPE_CHECKING:  # torch is imported only when a check runs
+    import torch
+
+
+def _grad(leaf: torch.Tensor) -> torch.Tensor:
+    """The gradient that ``backward()`` left on ``leaf``, a tensor that requires grad."""
+    if leaf.grad is None:
+        raise RuntimeError("the torch oracle left no gradient on an input: it needs requires_grad")
+    return leaf.grad
+
 
 # ---------------------------------------------------------------- the slides' numbers
 
@@ -64,7 +78,7 @@ def _graph(t) -> None:
         "the gradient should be three numbers (df_dx, df_dy, df_dz)",
         "returns",
     )
-    want = np.array([xt.grad.item(), yt.grad.item(), zt.grad.item()])
+    want = np.array([_grad(xt).item(), _grad(yt).item(), _grad(zt).item()])
     t.close(grads, want, "(df_dx, df_dy, df_dz)")
 
 
@@ -105,14 +119,19 @@ def _gate(t) -> None:
     import torch
 
     name = t["gate"]
-    op = {"add": torch.add, "mul": torch.mul, "max": torch.maximum}[name[:3]]
+    ops: dict[str, Callable[..., torch.Tensor]] = {
+        "add": torch.add,
+        "mul": torch.mul,
+        "max": torch.maximum,
+    }
+    op = ops[name[:3]]
     rng = t.rng()
     x, y, dout = (rng.standard_normal(t["shape"]) for _ in range(3))
     xt, yt = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
     op(xt, yt).backward(torch.tensor(dout))
     dx, dy = t.parts(t.call(name, dout, x, y), 2, "(dx, dy)")
-    t.close(dx, xt.grad.numpy(), "dx")
-    t.close(dy, yt.grad.numpy(), "dy")
+    t.close(dx, _grad(xt).numpy(), "dx")
+    t.close(dy, _grad(yt).numpy(), "dy")
 
 
 def _gate_cases(name: str, seed: int):
@@ -339,7 +358,7 @@ def _torch_two_layer(X, W1, b1, W2, b2, y):
     scores = torch.relu(torch.tensor(X) @ t["W1"] + t["b1"]) @ t["W2"] + t["b2"]
     loss = torch.nn.functional.cross_entropy(scores, torch.tensor(y))
     loss.backward()
-    return loss.item(), {k: v.grad.numpy() for k, v in t.items()}
+    return loss.item(), {k: _grad(v).numpy() for k, v in t.items()}
 
 
 def _two_layer(t) -> None:
@@ -362,6 +381,13 @@ def _two_layer(t) -> None:
 
 _NETS = [(5, 4, 6, 3), (1, 3, 5, 2), (10, 8, 7, 4)]
 
+
+def _net_case(seed: int, dims: tuple[int, int, int, int], compare: str, visible: bool) -> Case:
+    # "N, D, H, C" is no Python name, so the case's parameters go in as a dict
+    params: dict[str, Any] = {"N, D, H, C": dims, "compare": compare}
+    return case(seed, visible=visible, **params)
+
+
 TWO_LAYER_NET = Check(
     grade_id="two_layer_net",
     functions=("two_layer_net",),
@@ -376,18 +402,12 @@ TWO_LAYER_NET = Check(
         group(
             "two_layer_net_loss",
             1,
-            *(
-                case(150 + k, **{"N, D, H, C": d}, compare="loss", visible=k == 0)
-                for k, d in enumerate(_NETS)
-            ),
+            *(_net_case(150 + k, d, compare="loss", visible=k == 0) for k, d in enumerate(_NETS)),
         ),
         group(
             "two_layer_net_gradients",
             3,
-            *(
-                case(160 + k, **{"N, D, H, C": d}, compare="grads", visible=k == 0)
-                for k, d in enumerate(_NETS)
-            ),
+            *(_net_case(160 + k, d, compare="grads", visible=k == 0) for k, d in enumerate(_NETS)),
         ),
     ),
 )

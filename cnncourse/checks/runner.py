@@ -139,8 +139,11 @@ class Local:
         """``(result, args_after)``; the student works on copies of the case's inputs, as in
         the grader, where the arguments cross to the sandbox."""
         args, kwargs = _copied(args), _copied(kwargs)
+        function = self.objects[name]
+        if not callable(function):
+            raise TypeError(f"{name} must be a function, got {type(function).__name__}")
         try:
-            result = self.objects[name](*args, **kwargs)
+            result = function(*args, **kwargs)
         except NotImplementedError:
             raise NotImplementedError(
                 f"{name} is not implemented yet: replace `raise NotImplementedError()` with "

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from cnncourse.grading.cells import strip_hidden as released
 from cnncourse.grading.notebook import NotebookError, read_cells
@@ -121,7 +122,7 @@ def _is_test(cell: dict) -> bool:
 
 
 def _cell(cell_type: str, source: str, nbgrader: dict) -> dict:
-    cell = {
+    cell: dict[str, Any] = {
         "cell_type": cell_type if cell_type in ("code", "markdown") else "raw",
         "metadata": {"nbgrader": dict(nbgrader)} if nbgrader else {},
         "source": source,

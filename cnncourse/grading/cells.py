@@ -71,9 +71,9 @@ def nbgrader_metadata(kind: str, grade_id: str, points: float | None = None) -> 
         "solution": kind in {"answer", "manual"},
         "task": False,
     }
-    if graded:
-        points = float(points)
-        meta["points"] = int(points) if points.is_integer() else points
+    if points is not None:  # exactly when graded (checked above)
+        value = float(points)
+        meta["points"] = int(value) if value.is_integer() else value
     return meta
 
 

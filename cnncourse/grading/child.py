@@ -22,8 +22,9 @@ import os
 import sys
 import traceback
 import types
+from typing import TYPE_CHECKING
 
-if __package__:  # imported by the grader (tests, helpers)
+if TYPE_CHECKING or __package__:  # imported by the grader (tests, helpers); the type checker
     from cnncourse.grading import protocol, torch_guard
 else:  # the sandbox's private copy, run as a script next to its own protocol.py
     _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -118,6 +119,8 @@ _PERMITTED: list[str] = []  # what graded code may import besides the standard l
 def main(argv: list[str]) -> int:
     request_fd, reply_fd = int(argv[1]), int(argv[2])
     program = protocol.read_message(request_fd)
+    if not isinstance(program, dict):
+        raise protocol.ProtocolError(f"the program must be a dict, got {type(program).__name__}")
     _PERMITTED[:] = program.get("modules", [])
     namespace = {"__name__": "__main__", "get_ipython": _Stub, "__builtins__": __builtins__}
     cells, check = _run_cells(program, namespace, reply_fd)
@@ -135,16 +138,17 @@ def _run_cells(program: dict, namespace: dict, reply_fd: int):
     check = None
     for cell in program["cells"]:
         filename = _register_source(cell)
-        if cell["kind"] == "answer":
-            if check is None:
-                check = install_guards(program, reply_fd)
-            if cell["grade_id"] in program["skip"]:
-                continue
-            protocol.write_message(reply_fd, {"running": cell["grade_id"]})
-        error = _exec_cell(cell["source"], filename, namespace, cell["kind"] == "setup")
-        if cell["kind"] == "answer":
-            check()
-            outcomes[cell["grade_id"]] = error
+        if cell["kind"] != "answer":
+            _exec_cell(cell["source"], filename, namespace, cell["kind"] == "setup")
+            continue
+        if check is None:
+            check = install_guards(program, reply_fd)
+        if cell["grade_id"] in program["skip"]:
+            continue
+        protocol.write_message(reply_fd, {"running": cell["grade_id"]})
+        error = _exec_cell(cell["source"], filename, namespace, False)
+        check()
+        outcomes[cell["grade_id"]] = error
     if check is None:
         check = install_guards(program, reply_fd)
     return outcomes, check
@@ -505,7 +509,10 @@ class Server:
                     request = protocol.read_message(self.request_fd)
                 except EOFError:
                     return
-                reply = self.handle(request)
+                if isinstance(request, dict):
+                    reply = self.handle(request)
+                else:
+                    reply = {"protocol": f"a request must be a dict, got {type(request).__name__}"}
                 check()
                 try:
                     protocol.encode(reply)

@@ -121,8 +121,8 @@ def grade_options(opts: Options) -> int:
 
 
 def _grade(opts: Options, gradebook) -> int:
-    local = opts.scheduler is None
-    wait_for_level = start_probing(opts.isolation) if local else None
+    scheduler = opts.scheduler
+    wait_for_level = start_probing(opts.isolation) if scheduler is None else None
     from cnncourse.grading.runner import collect_tests, find_submissions
 
     try:
@@ -132,7 +132,7 @@ def _grade(opts: Options, gradebook) -> int:
     except (AssignmentError, FileNotFoundError, ValueError) as exc:
         return _error(str(exc))
     hidden = _output_folders(opts) + _submission_folders(opts, submissions)
-    if local:
+    if wait_for_level is not None:  # no scheduler: graded on this machine
         from cnncourse.grading.runner import grade_all
 
         level = wait_for_level()
@@ -148,9 +148,10 @@ def _grade(opts: Options, gradebook) -> int:
     spec = course_spec(
         assignment, isolation=opts.isolation, overrides=opts.overrides, hidden=hidden
     )
+    assert scheduler is not None  # else graded on this machine above
     level = expected_level(opts.isolation)
     try:
-        with connect(opts.scheduler, timeout=opts.connect_timeout) as client:
+        with connect(scheduler, timeout=opts.connect_timeout) as client:
             _announce_workers(prepare_workers(client, spec))
             _announce(level)
             return _grade_loop(

@@ -151,12 +151,13 @@ def is_retryable(exc: BaseException) -> bool:
     """Whether ``exc`` (or an error it was raised from, as nbgrader's ``InvalidEntry`` is
     from SQLAlchemy's ``IntegrityError``) is one a second try of the transaction can get past."""
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        for error in (exc, getattr(exc, "orig", None)):
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for error in (current, getattr(current, "orig", None)):
             if getattr(error, "sqlstate", None) in RETRYABLE:
                 return True
-        exc = exc.__cause__ or exc.__context__
+        current = current.__cause__ or current.__context__
     return False
 
 

@@ -99,14 +99,14 @@ def load_source(path: Path) -> SourceNotebook:
     cells: list[Cell] = []
     answer_ids: list[str] = []
     points: dict[str, float] = {}
-    for cell in read_cells(path):
+    for index, cell in enumerate(read_cells(path)):
         meta, kind = nbgrader_meta(cell), cell_kind(cell)
-        grade_id = meta.get("grade_id")
         if kind == "test":
-            points[grade_id] = float(meta.get("points", 0))
+            points[_grade_id(meta, kind, index, path)] = float(meta.get("points", 0))
         if cell["cell_type"] != "code":
             continue
         if kind in ("answer", "manual"):
+            grade_id = _grade_id(meta, kind, index, path)
             cells.append(Cell("answer", "", grade_id))
             answer_ids.append(grade_id)
         elif kind in ("readonly", "plain"):
@@ -114,6 +114,14 @@ def load_source(path: Path) -> SourceNotebook:
     if not answer_ids:
         raise NotebookError(f"{path} has no answer (nbgrader solution) cells")
     return SourceNotebook(path, cells, answer_ids, points)
+
+
+def _grade_id(meta: dict, kind: str, index: int, path: Path) -> str:
+    """The grade id of a graded or answer cell of the source, which nbgrader requires."""
+    grade_id = meta.get("grade_id")
+    if not isinstance(grade_id, str):
+        raise NotebookError(f"{path.name}: {kind} cell {index} has no nbgrader grade_id")
+    return grade_id
 
 
 def load_submission(path: Path, source: SourceNotebook) -> Submission:
@@ -143,6 +151,8 @@ def program_cells(source: SourceNotebook, submission: Submission) -> list[dict]:
     cells = []
     for index, cell in enumerate(source.cells):
         if cell.kind == "answer":
+            if cell.grade_id is None:
+                raise NotebookError(f"{source.path.name}: answer cell {index} has no grade_id")
             text = submission.answers.get(cell.grade_id, "")
             cells.append({"kind": "answer", "grade_id": cell.grade_id, "source": text})
         else:

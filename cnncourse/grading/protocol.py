@@ -69,33 +69,35 @@ def _put_blob(tag: bytes, data: bytes, out: io.BytesIO) -> None:
 def _encode(value: object, out: io.BytesIO, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise Unencodable("nested too deeply")
-    kind = type(value)  # exact types only: a subclass may override anything
+    # Exact types only (a subclass may override anything); `type(value) is T` also narrows
+    # value to T in its branch for the type checker.
+    kind = type(value)
     if value is None:
         out.write(b"N")
-    elif kind is bool:
+    elif type(value) is bool:
         out.write(b"T" if value else b"F")
-    elif kind is int:
+    elif type(value) is int:
         _put_blob(b"i", str(value).encode("ascii"), out)
-    elif kind is float:
+    elif type(value) is float:
         out.write(b"f" + _F64.pack(value))
-    elif kind is complex:
+    elif type(value) is complex:
         out.write(b"c" + _C128.pack(value.real, value.imag))
-    elif kind is str:
+    elif type(value) is str:
         _put_blob(b"s", value.encode("utf-8", "surrogatepass"), out)
-    elif kind is bytes:
+    elif type(value) is bytes:
         _put_blob(b"b", value, out)
-    elif kind is np.ndarray:
+    elif type(value) is np.ndarray:
         _put_blob(b"a", _npy_bytes(value), out)
     elif isinstance(value, np.generic) and kind.__module__ == "numpy":
         _put_blob(b"g", _npy_bytes(np.asarray(value)), out)
-    elif kind is Handle:
+    elif type(value) is Handle:
         _put_blob(b"h", f"{value.id}:{value.type_name}:{value.text}".encode(), out)
-    elif kind in (tuple, list):
+    elif type(value) is tuple or type(value) is list:
         out.write(b"t" if kind is tuple else b"l")
         out.write(LENGTH.pack(len(value)))
         for item in value:
             _encode(item, out, depth + 1)
-    elif kind is dict:
+    elif type(value) is dict:
         out.write(b"d")
         out.write(LENGTH.pack(len(value)))
         for key, item in value.items():

@@ -278,11 +278,18 @@ class ChildSession:
         budget = self.sandbox.limits.submission_timeout - self.spent
         return min(POLL_S, deadline - time.monotonic(), budget)
 
+    def _running(self) -> _Process:
+        """The child's process; an error if none is running (start() comes first)."""
+        if self.process is None:
+            raise RuntimeError("the submission has no running child process: start() it first")
+        return self.process
+
     def _send(self, value: dict, timeout: float) -> str:
         """ "" once sent, else why not: "closed", "cpu", "wall" or "budget"."""
         data = protocol.encode(value)
         data = protocol.LENGTH.pack(len(data)) + data
-        fd = self.process.request_fd
+        process = self._running()
+        fd = process.request_fd
         os.set_blocking(fd, False)
         view = memoryview(data)
         waiting = _Waiting(self, timeout)
@@ -296,7 +303,7 @@ class ChildSession:
                 try:
                     view = view[os.write(fd, view) :]
                 except (BrokenPipeError, BlockingIOError):
-                    if self.process.popen.poll() is not None:
+                    if process.popen.poll() is not None:
                         return "closed"
             return ""
         finally:
@@ -309,7 +316,7 @@ class ChildSession:
         without costing the student anything, up to a wall-clock backstop
         (``Limits.wall``) and the submission's cap.
         """
-        process = self.process
+        process = self._running()
         waiting = _Waiting(self, timeout)
         try:
             while True:
@@ -371,7 +378,7 @@ class ChildSession:
 
     def _exit_code(self) -> int | None:
         try:
-            return self.process.popen.wait(timeout=5)
+            return self._running().popen.wait(timeout=5)
         except subprocess.TimeoutExpired:
             return None
 
@@ -381,7 +388,7 @@ class _Waiting:
 
     def __init__(self, session: ChildSession, cpu_limit: float):
         self.session = session
-        self.process = session.process
+        self.process = session._running()
         self.cpu_limit = cpu_limit
         self.started = time.monotonic()
         self.deadline = self.started + session.sandbox.limits.wall(cpu_limit)

@@ -45,10 +45,14 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 
 from cnncourse.grading.cells import HiddenTestsError, nbgrader_metadata, strip_hidden
+
+if TYPE_CHECKING:  # cnncourse.checks is imported only for sources with [check] cells
+    from cnncourse.checks.runner import Assignment
 
 ASSIGNMENTS = ("backprop", "conv", "dropout", "batchnorm", "optimizers")
 
@@ -124,7 +128,7 @@ def _nbgrader_metadata(kind: str, fields: dict[str, str]) -> dict | None:
     )
 
 
-def _spec(path: Path):
+def _spec(path: Path) -> Assignment:
     """The specification of the assignment ``path`` is the source of (by its file name)."""
     from cnncourse import checks
 
@@ -165,7 +169,7 @@ def build_notebook(path: Path) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata = json.loads(json.dumps(_NB_METADATA))
     seen_ids: set[str] = set()
-    spec = _spec(path) if any(kind == "check" for kind, *_ in cells) else None
+    spec: Assignment | None = None  # loaded at the first [check] cell
     for index, (kind, fields, body, start) in enumerate(cells):
         if kind == "check":
             if "\n".join(body).strip():
@@ -173,6 +177,8 @@ def build_notebook(path: Path) -> nbformat.NotebookNode:
                     f"{path}:{start - 1}: a [check] cell has no body: its code comes from "
                     f"cnncourse/checks/{path.stem}.py"
                 )
+            if spec is None:
+                spec = _spec(path)
             try:
                 check = spec.check(fields["id"])
             except KeyError as exc:
@@ -255,7 +261,7 @@ def generate(root: Path, assignments, release_dir: Path | None = None) -> None:
     from nbgrader.coursedir import CourseDirectory
 
     # what `nbgrader generate_assignment --no-db --force` sets
-    overrides = {
+    overrides: dict[str, dict[str, Any]] = {
         "GenerateAssignment": {"no_database": True, "force": True},
         "SaveCells": {"enabled": False},
     }

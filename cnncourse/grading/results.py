@@ -245,7 +245,7 @@ def _answers(notebook: Path) -> dict[str, str]:
         cells = read_cells(notebook)
     except NotebookError:
         return {}
-    answers = {}
+    answers: dict[str, str] = {}
     for cell in cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if isinstance(meta, dict) and isinstance(meta.get("grade_id"), str):
@@ -263,8 +263,10 @@ class GradebookProcess:
     """
 
     def __init__(self, url: str):
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        context = multiprocessing.get_context(method)
+        fork = "fork" in multiprocessing.get_all_start_methods()
+        context = (
+            multiprocessing.get_context("fork") if fork else multiprocessing.get_context("spawn")
+        )
         self.conn, theirs = context.Pipe()
         self.process = context.Process(target=_gradebook_main, args=(url, theirs))
         self.process.start()
@@ -303,7 +305,8 @@ def _gradebook_main(url: str, conn) -> None:
     # nbgrader imports nbformat, whose jsonschema loads the optional rfc3987_syntax checker
     # of IRI formats if it is installed: 1.8 s here to build its grammar, for a format no
     # gradebook write checks. Marked missing in this process only, jsonschema goes without.
-    sys.modules.setdefault("rfc3987_syntax", None)
+    # (typeshed's sys.modules holds modules only; None is the import system's "missing")
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     # SQLAlchemy's and other libraries' deprecation warnings are nbgrader's business, not the
     # instructor's: they would land in the middle of the progress bar
     warnings.simplefilter("ignore")

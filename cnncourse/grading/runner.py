@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -268,7 +269,7 @@ def _prepare(
 ) -> _Prepared:
     """Read the submission and launch its child; never raises for anything the student did."""
     started = time.monotonic()
-    result = {
+    result: dict[str, Any] = {
         "student": submission.student,
         "assignment": assignment.name,
         "notebook": str(submission.notebook),
@@ -452,8 +453,8 @@ def grade_all(
     pending = deque(submissions)
     ensure_runtime(assignment.modules)  # built once, here, before the workers need it
     # fork: workers inherit the imports already done here
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
+    fork = "fork" in multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork") if fork else multiprocessing.get_context("spawn")
     workers: dict[Connection, _Worker] = {}
 
     def feed(worker: _Worker) -> None:
@@ -482,7 +483,9 @@ def grade_all(
             if pending:
                 start_worker()
         while workers:
-            for conn in wait(list(workers)):
+            # wait() returns some of the objects it was given; typeshed types it as any
+            # waitable (Connection, socket or file descriptor), hence the cast
+            for conn in cast(list[Connection], wait(list(workers))):
                 worker = workers[conn]
                 try:
                     record = conn.recv()

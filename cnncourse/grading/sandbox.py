@@ -26,7 +26,7 @@ import struct
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -136,7 +136,10 @@ class Sandbox:
         python = program or self.python(self.inside(self.runtime.child), *child_args)
         if self.level != "bubblewrap":
             return python
-        argv = [_bwrap(), "--unshare-all", "--die-with-parent", "--new-session", "--as-pid-1"]
+        bwrap = _bwrap()
+        if bwrap is None:
+            raise RuntimeError("the bubblewrap level needs bwrap, which is not installed here")
+        argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--as-pid-1"]
         argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
         argv += ["--ro-bind", str(self.runtime.root), SANDBOX_RUNTIME]
         argv += _library_binds(self.runtime.libraries)
@@ -151,7 +154,7 @@ class Sandbox:
     def spawn(
         self,
         workdir: str,
-        child_args: list[str] = (),
+        child_args: Sequence[str] = (),
         program: list[str] | None = None,
         pass_fds: tuple[int, ...] = (),
         **popen_args,
@@ -334,13 +337,15 @@ def seccomp_installer(program: bytes):
     fprog = _SockFprog(len(program) // 8, ctypes.addressof(buffer))
     pr_set_no_new_privs, pr_set_seccomp, seccomp_mode_filter = 38, 22, 2
 
+    keep = (buffer, fprog)  # alive until exec: install's closure holds both
+
     def install() -> None:
+        _program, prog = keep
         if libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
-        if libc.prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.byref(fprog), 0, 0) != 0:
+        if libc.prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.byref(prog), 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
 
-    install.keep = (buffer, fprog)  # alive until exec
     return install
 
 
@@ -500,7 +505,7 @@ def start_probing(requested: str) -> Callable[[], str | None]:
 
 
 @cache
-def best_level() -> str:
+def best_level() -> str | None:
     if _bwrap() and _probe("bubblewrap"):
         return "bubblewrap"
     if os.geteuid() == 0 and _probe("uid"):

@@ -22,6 +22,10 @@ import itertools
 import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # numpy is imported when a report is made
+    import numpy as np
 
 from cnncourse.grading.notebook import (
     NotebookError,
@@ -84,10 +88,10 @@ class _Cell:
 
     grade_id: str
     source: str
-    fingerprint: object  # copydetect's CodeFingerprint
-    hashes: object  # numpy array: the hash of each k-gram kept, by position
-    positions: object  # numpy array: where each starts in the tokenized code
-    distinct: object  # numpy array: the distinct hashes, sorted
+    fingerprint: Any  # copydetect's CodeFingerprint
+    hashes: np.ndarray  # the hash of each k-gram kept, by position
+    positions: np.ndarray  # where each starts in the tokenized code
+    distinct: np.ndarray  # the distinct hashes, sorted
     own: int  # tokenized characters covered by those k-grams: the student's own code
 
     @classmethod
@@ -189,7 +193,7 @@ def _checked(assignment, submissions, threshold) -> tuple[str, list[Path], float
             raise TypeError(f"submissions: expected paths, got {path!r}")
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
         raise TypeError(f"threshold: expected a number, got {threshold!r}")
-    if not 0 < threshold <= 1:
+    if not 0 < float(threshold) <= 1:
         raise ValueError(f"threshold: expected a fraction in (0, 1], got {threshold!r}")
     return assignment, [Path(path) for path in paths], float(threshold)
 
@@ -260,9 +264,11 @@ def _fractions(first: _Answers, second: _Answers) -> tuple[float, float]:
             continue
         found[0] += cell1.found_in(cell2)
         found[1] += cell2.found_in(cell1)
-    return tuple(
-        part / own if own else 0.0 for part, own in zip(found, (first.own, second.own), strict=True)
+    owns = (first.own, second.own)
+    first_found, second_found = (
+        part / own if own else 0.0 for part, own in zip(found, owns, strict=True)
     )
+    return first_found, second_found
 
 
 def _cell_matches(first: _Answers, second: _Answers, given) -> tuple[CellMatch, ...]:

@@ -13,7 +13,7 @@ value or device) with a message that names the argument, what was expected and w
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 
 import numpy as np
 import torch
@@ -129,7 +129,7 @@ def check_shape(name: str, t: torch.Tensor, shape: tuple[int, ...], why: str = "
         raise ValueError(f"{name}: expected shape {tuple(shape)}{why}, got {tuple(t.shape)}")
 
 
-def check_params(name: str, params, allowed: set[str], required: set[str] = frozenset()) -> None:
+def check_params(name: str, params, allowed: Set[str], required: Set[str] = frozenset()) -> None:
     """A parameter dict: a Mapping whose keys are all known and holds the required ones."""
     if not isinstance(params, Mapping):
         raise TypeError(f"{name}: expected a dict, got {_describe(params)}")

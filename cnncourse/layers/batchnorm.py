@@ -62,7 +62,7 @@ def _read_bn_param(bn_param, x: torch.Tensor, from_numpy: bool, x_name: str = "x
     eps = check_real("bn_param['eps']", bn_param.get("eps", 1e-5), 0.0, None, low_open=True)
     momentum = check_real("bn_param['momentum']", bn_param.get("momentum", 0.9), 0.0, 1.0)
     D = x.shape[1]
-    running = []
+    running: list[torch.Tensor | None] = []
     for key in ("running_mean", "running_var"):
         value = bn_param.get(key)
         if value is None:

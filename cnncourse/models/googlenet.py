@@ -18,7 +18,7 @@ the model then returns ``GoogLeNetOutputs(logits, aux_logits2, aux_logits1)``.
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 from torch import nn
@@ -36,6 +36,20 @@ __all__ = ["BasicConv2d", "GoogLeNet", "GoogLeNetOutputs", "Inception", "Incepti
 GoogLeNetOutputs = namedtuple("GoogLeNetOutputs", ["logits", "aux_logits2", "aux_logits1"])
 
 VARIANTS = ("torchvision", "paper")
+
+
+class _ConvOptions(TypedDict):
+    """What every BasicConv2d of one network shares."""
+
+    batch_norm: bool
+    L: Any
+
+
+class _InceptionOptions(TypedDict):
+    """What every Inception and InceptionAux of one network shares."""
+
+    variant: str
+    L: Any
 
 
 class BasicConv2d(nn.Module):
@@ -136,8 +150,8 @@ class GoogLeNet(nn.Module):
         # paper's 3x3 last max pool needs 2x2 where torchvision's 2x2 pool takes 1x1, 31 at
         # the input. The tests check both edges.
         self.min_size = 31 if paper else 15
-        conv = {"batch_norm": not paper, "L": L}
-        inception = {"variant": variant, "L": L}
+        conv = _ConvOptions(batch_norm=not paper, L=L)
+        inception = _InceptionOptions(variant=variant, L=L)
 
         self.conv1 = BasicConv2d(3, 64, kernel_size=7, stride=2, padding=3, **conv)
         self.maxpool1 = L.MaxPool2d(3, stride=2, ceil_mode=True)

@@ -40,20 +40,26 @@ __all__ = [
 
 Item = int | tuple[int, int] | str
 
+
+def _rows(*rows: list[Item]) -> list[Item]:
+    """One configuration from its rows (a long column written over two lines)."""
+    return [item for row in rows for item in row]
+
+
 # Table 1 of the paper, column by column.
 CONFIGS: dict[str, list[Item]] = {
     "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "A-LRN": [64, "LRN", "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
-    "C": [
-        *[64, 64, "M", 128, 128, "M"],
-        *[256, 256, (256, 1), "M", 512, 512, (512, 1), "M", 512, 512, (512, 1), "M"],
-    ],
+    "C": _rows(
+        [64, 64, "M", 128, 128, "M"],
+        [256, 256, (256, 1), "M", 512, 512, (512, 1), "M", 512, 512, (512, 1), "M"],
+    ),
     "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
-    "E": [
-        *[64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M"],
-        *[512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
-    ],
+    "E": _rows(
+        [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M"],
+        [512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+    ),
 }
 
 
@@ -102,7 +108,12 @@ def make_features(config: list[Item], batch_norm: bool, L: Any) -> nn.Sequential
         elif item == "LRN":  # as in AlexNet: k=2, n=5, alpha=1e-4 (torch divides by n)
             modules.append(L.LocalResponseNorm(size=5, alpha=5 * 1e-4, beta=0.75, k=2.0))
         else:
-            filters, kernel = _conv_spec(item)
+            spec = _conv_spec(item)
+            if spec is None:
+                raise ValueError(
+                    f"config items must be 'M', 'LRN' or a convolution (see CONFIGS), got {item!r}"
+                )
+            filters, kernel = spec
             modules.append(L.Conv2d(in_channels, filters, kernel_size=kernel, padding=kernel // 2))
             if batch_norm:
                 modules.append(L.BatchNorm2d(filters))
@@ -126,7 +137,8 @@ class VGG(nn.Module):
         check_positive_int("num_classes", num_classes)
         check_probability("dropout", dropout)
         L = resolve_layers(layers)
-        channels = [_conv_spec(item)[0] for item in items if _conv_spec(item)][-1]
+        convolutions = [spec for item in items if (spec := _conv_spec(item)) is not None]
+        channels = convolutions[-1][0]
         # Each 2x2 pool halves (rounding down), so the last one still needs 2x2 pixels.
         self.min_size = 2 ** items.count("M")
 

@@ -93,6 +93,21 @@ def test_a_cell_without_metadata_makes_the_notebook_invalid(tmp_path):
         read_cells(path)
 
 
+def test_a_source_answer_cell_without_a_grade_id_is_refused(tmp_path):
+    path = tmp_path / "source.ipynb"
+    answer = {
+        "cell_type": "code",
+        "source": "x = 1",
+        "outputs": [],
+        "execution_count": None,
+        "metadata": {"nbgrader": {"solution": True, "grade": False, "locked": False}},
+    }
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [answer]}
+    path.write_text(json.dumps(notebook))
+    with pytest.raises(NotebookError, match="answer cell 0 has no nbgrader grade_id"):
+        load_source(path)
+
+
 # ---------------------------------------------------------------- cnncourse.grading.cells
 
 

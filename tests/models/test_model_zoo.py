@@ -170,6 +170,13 @@ def test_vgg_c_uses_1x1_convolutions_last_in_stages_3_to_5():
     assert kernels == [3, 3, 3, 3, 3, 3, 1, 3, 3, 1, 3, 3, 1], kernels
 
 
+def test_vgg_features_refuse_an_item_that_is_no_layer():
+    from cnncourse.models.vgg import make_features
+
+    with pytest.raises(ValueError, match=r"'M', 'LRN' or a convolution \(see CONFIGS\), got 'X'"):
+        make_features([64, "X"], batch_norm=False, L=nn)
+
+
 def test_vgg_a_lrn_normalizes_after_the_first_convolution():
     with torch.device("meta"):
         model = vgg("A-LRN")

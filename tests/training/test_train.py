@@ -8,7 +8,7 @@ import matplotlib
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from cnncourse import optim, train
 
@@ -223,6 +223,13 @@ def test_history_plot_draws_loss_and_accuracy():
     assert len(fig.axes[0].lines) == 2  # train and validation
 
 
+class Unsized(Dataset):
+    """A map-style Dataset without __len__: fit cannot know its epoch."""
+
+    def __getitem__(self, index):
+        return torch.zeros(2, dtype=torch.float64), 0
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
@@ -232,6 +239,11 @@ def test_history_plot_draws_loss_and_accuracy():
         ({"amp": True}, ValueError, "amp=True needs a CUDA device"),
         ({"train": [1, 2, 3]}, TypeError, r"train as a tuple must be \(inputs, targets\)"),
         ({"train": "x.csv"}, TypeError, "train must be an .* got str"),
+        (
+            {"train": Unsized()},
+            TypeError,
+            r"train's dataset must have a length \(__len__\), got Unsized",
+        ),
         ({"optimizer": 3}, TypeError, "optimizer must be a torch.optim.Optimizer"),
     ],
 )
