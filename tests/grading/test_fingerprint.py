@@ -38,5 +38,5 @@ def test_fingerprint_changes_when_a_grading_source_changes(package_copy, edited)
 
 def test_fingerprint_ignores_the_book_helpers(package_copy):
     before = load_assignment(ROOT, "conv").fingerprint()
-    _edit(package_copy / "viz.py")
+    _edit(package_copy / "book" / "viz.py")
     assert load_assignment(ROOT, "conv").fingerprint() == before
