@@ -242,11 +242,9 @@ def _release(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- grade
 
 
-def _grade_arguments(parser: argparse.ArgumentParser) -> None:
-    from cnncourse.grading.cluster import EXTRA
-    from cnncourse.grading.sandbox import LEVELS
-
-    parser.add_argument("assignment", help="assignment name (solutions/NAME/NAME.ipynb)")
+def _class_arguments(parser: argparse.ArgumentParser, notebook: str) -> None:
+    """An assignment, its class of submissions and the course: grade's and similar's."""
+    parser.add_argument("assignment", help=f"assignment name ({notebook})")
     parser.add_argument(
         "submissions",
         nargs="+",
@@ -254,6 +252,13 @@ def _grade_arguments(parser: argparse.ArgumentParser) -> None:
         help="notebooks, or folders in nbgrader's submitted/<student>/<assignment>/ layout",
     )
     parser.add_argument("--course", type=Path, default=Path("."), help="course root (default .)")
+
+
+def _grade_arguments(parser: argparse.ArgumentParser) -> None:
+    from cnncourse.grading.cluster import EXTRA
+    from cnncourse.grading.sandbox import LEVELS
+
+    _class_arguments(parser, "solutions/NAME/NAME.ipynb")
     parser.add_argument(
         "--jobs",
         type=int,
@@ -361,15 +366,8 @@ def _check(args: argparse.Namespace) -> int:
 def _similar_arguments(parser: argparse.ArgumentParser) -> None:
     from cnncourse.grading.similar import THRESHOLD
 
-    parser.add_argument("assignment", help="assignment name (exercises/NAME/NAME.ipynb)")
-    parser.add_argument(
-        "submissions",
-        nargs="+",
-        type=Path,
-        help="notebooks, or folders in nbgrader's submitted/<student>/<assignment>/ layout",
-    )
+    _class_arguments(parser, "exercises/NAME/NAME.ipynb")
     parser.add_argument("--html", type=Path, required=True, help="the report to write")
-    parser.add_argument("--course", type=Path, default=Path("."), help="course root (default .)")
     parser.add_argument(
         "--released",
         type=Path,
