@@ -236,9 +236,11 @@ def test_a_numpy_only_runtime_holds_numpy_the_standard_library_and_the_child_onl
     runtime = Sandbox(OFFERED[0] if OFFERED else "rlimits", Limits()).runtime
     site = sorted(entry.name for entry in (runtime.root / "site").iterdir())
     assert [name for name in site if not name.startswith("numpy")] == [], site
+    # the child's own three files; torch_guard.py imports torch only where torch is permitted
     assert sorted(p.name for p in (runtime.root / "grader").glob("*.py")) == [
         "child.py",
         "protocol.py",
+        "torch_guard.py",
     ]
     stdlib = runtime.root / "python" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
     assert (stdlib / "os.py").exists() and not (stdlib / "site-packages").exists()
