@@ -101,6 +101,11 @@ _E2E_MODULES = {
     "tests/assignments/test_fairness.py",
     "tests/assignments/test_nonfinite_submissions.py",
     "tests/grading/test_cli.py",
+    "tests/grading/test_cluster.py",  # real dask scheduler and workers
+    "tests/grading/test_gradebook_locks.py",  # a real PostgreSQL server
+    "tests/grading/test_postgresql_gradebook.py",
+    "tests/grading/test_similar.py",  # the whole fairness corpus, compared pairwise
+    "tests/grading/test_torch_guard.py",  # torch sandboxes grading the torch sample course
     "tests/grading/test_instructor_docs.py",
     "tests/grading/test_nbgrader_feedback.py",
     "tests/grading/test_sandbox_limits.py",

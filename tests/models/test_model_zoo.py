@@ -210,7 +210,13 @@ SMALLEST = {
 } | {name: (3, 32) for name in NAMED if name.startswith("vgg")}
 
 
-@pytest.mark.parametrize("name", NAMED)
+# The networks over 3 s on one core (VGG's 130M+ weights, ResNet-101/152): slow for test-fast.
+HEAVY = {name for name in NAMED if name.startswith("vgg")} | {"resnet50", "resnet101", "resnet152"}
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in NAMED]
+)
 def test_forward_backward_on_a_small_batch(name):
     torch.manual_seed(0)
     channels, size = SMALLEST[name]
