@@ -515,12 +515,13 @@ class Server:
                     reply = {"protocol": f"a request must be a dict, got {type(request).__name__}"}
                 check()
                 try:
-                    protocol.encode(reply)
+                    payload = reply if type(reply) is bytes else protocol.encode(reply)
                 except Exception as exc:  # a result that broke the encoder: say so, go on
-                    reply = {"error": _unsendable(exc)}
-                protocol.write_message(self.reply_fd, reply)
+                    payload = protocol.encode({"error": _unsendable(exc)})
+                protocol.write_payload(self.reply_fd, payload)
 
-    def handle(self, request: dict) -> dict:
+    def handle(self, request: dict) -> dict | bytes:
+        """The reply, or its encoding when it was already encoded (a call's usual reply)."""
         op = request.get("op")
         if op == "call":
             return self.call(request)
@@ -533,11 +534,11 @@ class Server:
             return {"ok": callable(self.namespace.get(request["name"]))}
         return {"protocol": f"unknown request {op!r}"}
 
-    def call(self, request: dict) -> dict:
+    def call(self, request: dict) -> dict | bytes:
         with _student_builtins():
             return self._call(request)
 
-    def _call(self, request: dict) -> dict:
+    def _call(self, request: dict) -> dict | bytes:
         function = self.namespace.get(request["name"])
         if function is None:
             return {"missing": request["name"]}
@@ -549,10 +550,13 @@ class Server:
             result = function(*args, **kwargs)
         except BaseException as exc:  # SystemExit, KeyboardInterrupt: still the student's error
             return {"error": describe_exception(exc)}
-        reply = {"ok": self.outgoing(result)}
+        reply = {"ok": result}
         if request.get("return_args"):
-            reply["args"] = self.outgoing(tuple(args))
-        return reply
+            reply["args"] = tuple(args)
+        try:  # the usual reply, every part of which can be sent: encoded once, here
+            return protocol.encode(reply)
+        except Exception:
+            return {key: self.outgoing(item) for key, item in reply.items()}
 
     def incoming(self, value):
         if type(value) is protocol.Handle:

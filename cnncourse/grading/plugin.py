@@ -16,6 +16,8 @@ from cnncourse.grading.proxy import Student, StudentError
 PLAIN_ARGS = ["-p", "no:cacheprovider", "-p", "no:terminal", "--assert=plain"]
 # plugins whose per-session cost (a forced gc.collect, signal set-up) dominates a small suite
 PLAIN_ARGS += ["-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:faulthandler"]
+# log capture sets up handlers around every test of every submission (10 % of a conv run)
+PLAIN_ARGS += ["-p", "no:logging"]
 
 
 def _points(item) -> tuple[float, str] | None:

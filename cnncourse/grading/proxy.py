@@ -174,7 +174,7 @@ class ChildSession:
             "modules": list(self.sandbox.modules),
             "torch_refuse": list(self.sandbox.torch_refuse),
         }
-        if self._send(program, self.sandbox.limits.setup_timeout) == "":
+        if self._send(protocol.encode(program), self.sandbox.limits.setup_timeout) == "":
             return True
         self.stop()
         return False
@@ -242,7 +242,7 @@ class ChildSession:
     def request(self, request: dict) -> dict:
         """Send one request and return the reply; a hang or death becomes a StudentError."""
         try:
-            protocol.encode(request)
+            payload = protocol.encode(request)
         except protocol.Unencodable as exc:
             raise TypeError(f"the test passed a value the grader cannot send: {exc}") from None
         self._wait_for_start()
@@ -251,7 +251,7 @@ class ChildSession:
         if self.process is None:
             self.start()
         timeout = self.sandbox.limits.timeout
-        reply, why = None, self._send(request, timeout)
+        reply, why = None, self._send(payload, timeout)
         if not why:
             reply, why = self._receive(timeout)
         if reply is None or "forbidden" in reply:
@@ -284,10 +284,10 @@ class ChildSession:
             raise RuntimeError("the submission has no running child process: start() it first")
         return self.process
 
-    def _send(self, value: dict, timeout: float) -> str:
-        """ "" once sent, else why not: "closed", "cpu", "wall" or "budget"."""
-        data = protocol.encode(value)
-        data = protocol.LENGTH.pack(len(data)) + data
+    def _send(self, payload: bytes, timeout: float) -> str:
+        """ "" once ``payload`` (an encoded message) is sent, else why not: "closed", "cpu",
+        "wall" or "budget"."""
+        data = protocol.LENGTH.pack(len(payload)) + payload
         process = self._running()
         fd = process.request_fd
         os.set_blocking(fd, False)
