@@ -27,7 +27,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "grading"))
 
+from dask_processes import Cluster  # noqa: E402
 from grading_corpus import CASES, COURSE, build  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -58,55 +58,6 @@ def make_class(folder: Path, students: int) -> dict[str, str]:
         build(CASES[kind], folder / student / "sample" / "sample.ipynb", {})
         kinds[student] = kind
     return kinds
-
-
-class Cluster:
-    """A ``dask scheduler`` on 127.0.0.1 and the ``dask worker`` processes added to it."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.processes: list[subprocess.Popen] = []
-        scheduler_file = folder / "scheduler.json"
-        self._start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", "0",
-                    "--no-dashboard", "--scheduler-file", str(scheduler_file))  # fmt: skip
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                self.address = json.loads(scheduler_file.read_text())["address"]
-                break
-            except (OSError, ValueError, KeyError):
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the Dask scheduler did not start") from None
-                time.sleep(0.2)
-        self.workers = 0
-
-    def _start(self, name: str, *args: str) -> None:
-        with open(self.folder / f"{name}.log", "w") as log:
-            process = subprocess.Popen(
-                [str(BIN / "dask"), *args], stdout=log, stderr=subprocess.STDOUT, env=ENV,
-                start_new_session=True,
-            )  # fmt: skip
-        self.processes.append(process)
-
-    def add_worker(self) -> None:
-        self.workers += 1
-        self._start(f"worker{self.workers}", "worker", self.address, "--nthreads", "1",
-                    "--no-dashboard", "--host", "127.0.0.1")  # fmt: skip
-        from distributed import Client
-
-        with Client(self.address, timeout=60) as client:
-            client.wait_for_workers(self.workers, timeout=120)
-
-    def stop(self) -> None:
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 def grade(submitted: Path, out: Path, *extra: str) -> float:
@@ -155,8 +106,9 @@ def main() -> int:
         try:
             for round_ in range(args.rounds):
                 for n in counts:  # each cluster run right after its local peer: same load
-                    while cluster.workers < n:
+                    while len(cluster.workers) < n:
                         cluster.add_worker()
+                    cluster.wait_for_workers(n)
                     local, remote = f"local --jobs {n}", f"cluster, {n} worker{'s' * (n > 1)}"
                     out = folder / f"local{n}.json"
                     rounds.setdefault(local, []).append(measure(submitted, out, "--jobs", str(n)))

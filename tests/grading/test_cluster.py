@@ -8,7 +8,6 @@ environment's own `dask` command and stopped at the end. The class is the sample
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -19,11 +18,11 @@ from pathlib import Path
 
 import pytest
 from conftest import CLI, grade
+from dask_processes import Cluster
 from grading_corpus import CASES, COURSE, build
 
 distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed")
 
-DASK = Path(sys.executable).with_name("dask")
 # quick cases with every kind of outcome: full marks, wrong results, stubs, a missing cell
 KINDS = (
     "honest",
@@ -33,71 +32,6 @@ KINDS = (
     "deletes_test_cells",
     "raises_points_in_metadata",
 )
-
-
-class Cluster:
-    """A `dask scheduler` and its `dask worker` processes (no nanny: the pid is the worker)."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.processes: list[subprocess.Popen] = []
-        self.workers: list[subprocess.Popen] = []
-        self.logs = folder / "logs"
-        self.logs.mkdir(parents=True)
-        scheduler_file = folder / "scheduler.json"
-        self._start(
-            "scheduler",
-            [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-             "--scheduler-file", str(scheduler_file)],
-        )  # fmt: skip
-        self.address = self._address(scheduler_file)
-
-    def _address(self, scheduler_file: Path) -> str:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:  # the scheduler writes the file once it listens (not atomically)
-                return json.loads(scheduler_file.read_text())["address"]
-            except (OSError, ValueError, KeyError):
-                time.sleep(0.1)
-        raise AssertionError(f"the scheduler did not start:\n{self.log('scheduler')}")
-
-    def _start(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
-        log = open(self.logs / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
-        process = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        log.close()
-        self.processes.append(process)
-        return process
-
-    def log(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text()[-3000:]
-
-    def add_worker(self, env: dict | None = None) -> subprocess.Popen:
-        name = f"worker{len(self.workers)}"
-        worker = self._start(
-            name,
-            [str(DASK), "worker", self.address, "--nthreads", "1", "--no-nanny",
-             "--no-dashboard", "--host", "127.0.0.1", "--name", name],
-            env={**os.environ, **(env or {})},
-        )  # fmt: skip
-        self.workers.append(worker)
-        return worker
-
-    def wait_for_workers(self, count: int) -> None:
-        with distributed.Client(self.address, timeout=30) as client:
-            client.wait_for_workers(count, timeout=60)
-
-    def stop(self) -> None:
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 @pytest.fixture
