@@ -1,9 +1,11 @@
 """Grade one class locally and on a Dask cluster: throughput and the cluster's overhead.
 
     python benchmarks/bench_cluster.py [--students 100] [--workers 1,2] [--rounds 1]
+                                       [--assignment sample|conv|backprop|...]
 
-Builds a class of N submissions of the grader's sample assignment (tests/grading/course;
-mostly honest, a few with warnings or wrong answers), then grades it with ``cnncourse
+Builds a class of N submissions: of the grader's small sample assignment (tests/grading/
+course; mostly honest, a few with warnings or wrong answers), or of a real assignment, its
+fairness corpus dealt round and round (tests/assignments/corpus), then grades it with ``cnncourse
 grade`` four ways: locally with ``--jobs 1`` and ``--jobs 2``, and through ``--scheduler``
 on a Dask cluster of 1 and of 2 workers: a ``dask scheduler`` and ``dask worker --nthreads
 1`` processes on 127.0.0.1, started before the timing as a department's cluster would be
@@ -26,17 +28,23 @@ import argparse
 import json
 import math
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "grading"))
+sys.path.insert(0, str(ROOT / "tests" / "assignments"))
 
+import corpus  # noqa: E402
+from bench_grading import machine_cpu_seconds  # noqa: E402
+from corpus.graders import prepare, submitted  # noqa: E402
 from dask_processes import Cluster  # noqa: E402
 from grading_corpus import CASES, COURSE, build  # noqa: E402
 
@@ -45,8 +53,19 @@ ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 TARGET = 0.05  # the cluster's overhead per submission
 
 
-def make_class(folder: Path, students: int) -> dict[str, str]:
-    """N submissions in nbgrader's layout: 8 in 10 honest, 1 printing warnings, 1 wrong."""
+@dataclass
+class Class:
+    """N submissions of one assignment, in nbgrader's layout, and the course that grades them."""
+
+    assignment: str
+    course: Path
+    submitted: Path
+    kinds: dict[str, str]  # student -> what the submission is
+    full: int  # submissions that earn full marks
+
+
+def sample_class(folder: Path, students: int) -> Class:
+    """The sample assignment: 8 in 10 honest, 1 printing warnings, 1 wrong."""
     kinds = {}
     for index in range(students):
         kind = "honest"
@@ -55,39 +74,81 @@ def make_class(folder: Path, students: int) -> dict[str, str]:
         elif index % 10 == 9:
             kind = ("released_stubs", "monkeypatches_numpy_builtins_and_checks")[index // 10 % 2]
         student = f"student{index:04d}"
-        build(CASES[kind], folder / student / "sample" / "sample.ipynb", {})
+        build(CASES[kind], folder / "submitted" / student / "sample" / "sample.ipynb", {})
         kinds[student] = kind
-    return kinds
+    full = sum(kind.startswith("honest") for kind in kinds.values())
+    return Class("sample", COURSE, folder / "submitted", kinds, full)
 
 
-def grade(submitted: Path, out: Path, *extra: str) -> float:
-    """Wall seconds of one ``cnncourse grade`` over the class."""
+def corpus_class(folder: Path, assignment: str, students: int) -> Class:
+    """A real assignment: its fairness corpus (correct styles, bugs, the solution, the
+    stubs) dealt round and round until there are N submissions."""
+    subs = corpus.submissions(assignment)
+    names = sorted(subs)
+    picked = {f"{names[i % len(names)]}-{i // len(names)}": names[i % len(names)]
+              for i in range(students)}  # fmt: skip
+    course = prepare(folder, assignment, {student: subs[name] for student, name in picked.items()})
+    full = sum(not subs[name].failing_tests() for name in picked.values())
+    return Class(assignment, course, submitted(course), picked, full)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one running process (not its children)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def grade(klass: Class, out: Path, *extra: str, scheduler: int | None = None) -> dict:
+    """One ``cnncourse grade`` over the class: its wall seconds and the CPU seconds spent
+    meanwhile by the machine, by the client (the command itself) and by the scheduler
+    (process id ``scheduler``)."""
+    cpu = machine_cpu_seconds()
+    client = resource.getrusage(resource.RUSAGE_CHILDREN)
+    scheduler_cpu = process_cpu_seconds(scheduler) if scheduler else 0.0
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "cnncourse", "grade", "sample", str(submitted), "--course",
-         str(COURSE), "--json", str(out), *extra],
+        [sys.executable, "-m", "cnncourse", "grade", klass.assignment, str(klass.submitted),
+         "--course", str(klass.course), "--json", str(out), *extra],
         env=ENV, capture_output=True, text=True,
     )  # fmt: skip
     wall = time.perf_counter() - start
     if result.returncode != 0:
         raise RuntimeError(f"cnncourse grade {' '.join(extra)} failed:\n{result.stderr[-3000:]}")
-    return wall
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "wall": wall,
+        "machine": machine_cpu_seconds() - cpu,
+        "client": after.ru_utime - client.ru_utime + after.ru_stime - client.ru_stime,
+        "scheduler": (process_cpu_seconds(scheduler) - scheduler_cpu) if scheduler else 0.0,
+    }
 
 
-def measure(submitted: Path, out: Path, *how: str, start_from: Path | None = None) -> dict:
+def measure(
+    klass: Class, out: Path, *how: str, start_from: Path | None = None, scheduler: int | None = None
+) -> dict:
     """Grade the class (all of it), then again with nothing changed (the fixed cost).
 
     ``start_from``: results of the whole class; first a run with nothing to grade starts
     the workers' sessions (its time is the cold fixed cost: a new cluster's first run).
+    ``worker_cpu``: the marginal CPU seconds of the grading itself, per submission: the
+    machine's, less the client's and the scheduler's (a cluster's workers' share).
     """
     cold = None
     if start_from is not None:
         shutil.copyfile(start_from, out)
-        cold = grade(submitted, out, *how)
-    wall = grade(submitted, out, "--force", *how)
+        cold = grade(klass, out, *how, scheduler=scheduler)["wall"]
+    full = grade(klass, out, "--force", *how, scheduler=scheduler)
     scores = {r["student"]: r["score"] for r in json.loads(out.read_text())["submissions"]}
-    fixed = grade(submitted, out, *how)
-    return {"wall": wall, "fixed": fixed, "cold": cold, "scores": scores}
+    fixed = grade(klass, out, *how, scheduler=scheduler)
+    n = len(scores)
+    grading = {k: (full[k] - fixed[k]) / n for k in ("machine", "client", "scheduler")}
+    if scheduler is None:  # grading locally, the client is the grader
+        grading["client"] = 0.0
+    worker_cpu = grading["machine"] - grading["client"] - grading["scheduler"]
+    return {"wall": full["wall"], "fixed": fixed["wall"], "cold": cold, "scores": scores,
+            "worker_cpu": worker_cpu, "client_cpu": grading["client"],
+            "scheduler_cpu": grading["scheduler"]}  # fmt: skip
 
 
 def main() -> int:
@@ -95,13 +156,21 @@ def main() -> int:
     parser.add_argument("--students", type=int, default=100)
     parser.add_argument("--workers", default="1,2", help="process counts to compare")
     parser.add_argument("--rounds", type=int, default=1, help="each way's median is shown")
+    parser.add_argument(
+        "--assignment",
+        default="sample",
+        choices=("sample", *corpus.ASSIGNMENTS),
+        help="the sample assignment, or a real one's fairness corpus",
+    )
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     rounds: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        submitted = folder / "submitted"
-        kinds = make_class(submitted, args.students)
+        if args.assignment == "sample":
+            klass = sample_class(folder, args.students)
+        else:
+            klass = corpus_class(folder, args.assignment, args.students)
         cluster = Cluster(folder)
         try:
             for round_ in range(args.rounds):
@@ -111,18 +180,19 @@ def main() -> int:
                     cluster.wait_for_workers(n)
                     local, remote = f"local --jobs {n}", f"cluster, {n} worker{'s' * (n > 1)}"
                     out = folder / f"local{n}.json"
-                    rounds.setdefault(local, []).append(measure(submitted, out, "--jobs", str(n)))
+                    rounds.setdefault(local, []).append(measure(klass, out, "--jobs", str(n)))
                     start = out if round_ == 0 else None  # the workers' first run
                     rounds.setdefault(remote, []).append(
-                        measure(submitted, folder / f"cluster{n}.json",
-                                "--scheduler", cluster.address, start_from=start)
+                        measure(klass, folder / f"cluster{n}.json",
+                                "--scheduler", cluster.address, start_from=start,
+                                scheduler=cluster.scheduler.pid)
                     )  # fmt: skip
                     print(f"round {round_ + 1}: {local} {rounds[local][-1]['wall']:.1f} s, "
                           f"{remote} {rounds[remote][-1]['wall']:.1f} s", flush=True)  # fmt: skip
         finally:
             cluster.stop()
     runs = {name: median_run(results) for name, results in rounds.items()}
-    return report(runs, counts, args.students, kinds, args.rounds)
+    return report(runs, counts, args.students, klass, args.rounds)
 
 
 def median_run(results: list[dict]) -> dict:
@@ -130,33 +200,45 @@ def median_run(results: list[dict]) -> dict:
     return {
         "wall": statistics.median(r["wall"] for r in results),
         "fixed": statistics.median(r["fixed"] for r in results),
+        **{
+            k: statistics.median(r[k] for r in results)
+            for k in ("worker_cpu", "client_cpu", "scheduler_cpu")
+        },
         "cold": results[0]["cold"],
         "scores": results[0]["scores"],
         "all_scores": [r["scores"] for r in results],
     }
 
 
-def report(runs: dict, counts: list[int], students: int, kinds: dict, rounds: int) -> int:
-    print(f"\n{students} submissions of the sample assignment "
-          f"({sum(k == 'honest' for k in kinds.values())} honest), median of {rounds} "
+def report(runs: dict, counts: list[int], students: int, klass: Class, rounds: int) -> int:
+    print(f"\n{students} submissions of the {klass.assignment} assignment "
+          f"({klass.full} with full marks), median of {rounds} "
           f"round(s), load average {os.getloadavg()[0]:.1f} at the end, "
           f"{os.cpu_count()} cores")  # fmt: skip
-    print("| how | wall s | fixed s | submissions/s | marginal s/submission | vs local |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| how | wall s | fixed s | submissions/s | marginal s/submission | vs local "
+          "| grading CPU s/submission | vs local |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     marginal = {}
     for n in counts:
         for name in (f"local --jobs {n}", f"cluster, {n} worker{'s' * (n > 1)}"):
             run = runs[name]
             marginal[name] = (run["wall"] - run["fixed"]) / students * n  # per process
-            versus = ""
+            versus = cpu_versus = ""
             if name.startswith("cluster"):
-                local = marginal[f"local --jobs {n}"]
-                extra = marginal[name] - local
-                ratio = run["wall"] / runs[f"local --jobs {n}"]["wall"]
-                versus = (f"{ratio:.3f}x wall; {extra * 1000:+.0f} ms, "
-                          f"{extra / local:+.1%} per submission")  # fmt: skip
+                local, local_marginal = runs[f"local --jobs {n}"], marginal[f"local --jobs {n}"]
+                extra = marginal[name] - local_marginal
+                versus = (f"{run['wall'] / local['wall']:.3f}x wall; {extra * 1000:+.0f} ms, "
+                          f"{extra / local_marginal:+.1%} per submission")  # fmt: skip
+                cpu_extra = run["worker_cpu"] - local["worker_cpu"]
+                cpu_versus = f"{cpu_extra * 1000:+.0f} ms, {cpu_extra / local['worker_cpu']:+.1%}"
             print(f"| {name} | {run['wall']:.1f} | {run['fixed']:.1f} | "
-                  f"{students / run['wall']:.2f} | {marginal[name]:.3f} | {versus} |")  # fmt: skip
+                  f"{students / run['wall']:.2f} | {marginal[name]:.3f} | {versus} | "
+                  f"{run['worker_cpu']:.3f} | {cpu_versus} |")  # fmt: skip
+    for n in counts:
+        run = runs[f"cluster, {n} worker{'s' * (n > 1)}"]
+        print(f"cluster, {n} worker{'s' * (n > 1)}: besides the grading, the scheduler "
+              f"{run['scheduler_cpu'] * 1000:.1f} ms and the client "
+              f"{run['client_cpu'] * 1000:.1f} ms of CPU per submission")  # fmt: skip
     for name, run in runs.items():
         if run["cold"] is not None:
             print(f"{name}: fixed cost {run['cold']:.1f} s in a new cluster's first run "

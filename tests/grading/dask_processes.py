@@ -28,7 +28,7 @@ class Cluster:
         self.logs = folder / "logs"
         self.logs.mkdir(parents=True)
         scheduler_file = folder / "scheduler.json"
-        self._start(
+        self.scheduler = self._start(
             "scheduler",
             [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
              "--scheduler-file", str(scheduler_file)],
