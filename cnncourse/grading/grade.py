@@ -7,6 +7,7 @@ What ``cnncourse grade ASSIGNMENT SUBMISSION...`` runs (its options are parsed i
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,6 +187,7 @@ def _grade_loop(opts: Options, gradebook, assignment, submissions, level: str, g
     out = Outputs(opts, assignment, gradebook)
     for record in records.values():
         out.write(record, records, reused=True)
+    out.save(records)
 
     tqdm.monitor_interval = 0  # no monitor thread: a replacement worker is forked from here
     bar = tqdm(total=len(submissions), initial=len(records), unit="submission", file=sys.stderr)
@@ -199,6 +201,7 @@ def _grade_loop(opts: Options, gradebook, assignment, submissions, level: str, g
             bar.update()
     finally:
         bar.close()
+        out.save(records)
     _print_summary(list(records.values()), level, notes)
     return 1 if out.failures else 0
 
@@ -266,7 +269,17 @@ def _submission_folders(opts: Options, submissions) -> list[str]:
 
 
 class Outputs:
-    """Writes every output as each submission finishes, so an interrupted run keeps them."""
+    """Writes every output as submissions finish, so an interrupted run keeps them.
+
+    A student's feedback and gradebook rows are written with the record. The JSON and CSV
+    files hold the whole class, so rewriting them per record would cost a run time
+    quadratic in the class size (measured: 0.11 s per rewrite at 1,000 students, a minute
+    per run); they are rewritten once the time since the last rewrite is SAVE_EVERY times
+    that rewrite's cost (at most 1/SAVE_EVERY of the run), and by :meth:`save` at the end,
+    also when the run stops on an exception or Ctrl-C.
+    """
+
+    SAVE_EVERY = 20
 
     def __init__(self, opts: Options, assignment, gradebook: results.GradebookProcess | None):
         self.opts = opts
@@ -275,19 +288,33 @@ class Outputs:
         if gradebook is not None:
             gradebook.start(assignment.source, opts.course)
         self.failures: list[str] = []
+        self.pending = False  # records the JSON and CSV files do not hold yet
+        self.saved_at = self.save_cost = 0.0
 
-    def write(self, record: dict, records: dict[str, dict], reused: bool = False) -> None:
-        """Every output of one record; ``reused``: an earlier run's, for an unchanged notebook."""
-        opts = self.opts
-        if opts.json_path:
+    def save(self, records: dict[str, dict]) -> None:
+        """Rewrite the JSON and CSV files with every record so far, if any is not in them."""
+        if not self.pending:
+            return
+        start = time.monotonic()
+        if self.opts.json_path:
             results.write_json(
-                opts.json_path,
+                self.opts.json_path,
                 self.assignment.name,
                 self.assignment.max_score,
                 list(records.values()),
             )
-        if opts.csv_path:
-            results.write_csv(opts.csv_path, list(records.values()))
+        if self.opts.csv_path:
+            results.write_csv(self.opts.csv_path, list(records.values()))
+        self.saved_at = time.monotonic()
+        self.save_cost = self.saved_at - start
+        self.pending = False
+
+    def write(self, record: dict, records: dict[str, dict], reused: bool = False) -> None:
+        """Every output of one record; ``reused``: an earlier run's, for an unchanged notebook."""
+        opts = self.opts
+        self.pending = True
+        if time.monotonic() - self.saved_at >= self.SAVE_EVERY * self.save_cost:
+            self.save(records)
         if opts.feedback:
             write_feedback(opts.feedback, record)
         if self.gradebook is not None and record["status"] != "not_run":
