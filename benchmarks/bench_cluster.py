@@ -1,7 +1,7 @@
 """Grade one class locally and on a Dask cluster: throughput and the cluster's overhead.
 
     python benchmarks/bench_cluster.py [--students 100] [--workers 1,2] [--rounds 1]
-                                       [--assignment sample|conv|backprop|...]
+                                       [--assignment sample|conv|backprop|...] [--no-profile]
 
 Builds a class of N submissions: of the grader's small sample assignment (tests/grading/
 course; mostly honest, a few with warnings or wrong answers), or of a real assignment, its
@@ -162,7 +162,13 @@ def main() -> int:
         choices=("sample", *corpus.ASSIGNMENTS),
         help="the sample assignment, or a real one's fairness corpus",
     )
+    parser.add_argument(
+        "--no-profile",
+        action="store_true",
+        help="start the workers without Dask's statistical profiler (sampling every 10 ms)",
+    )
     args = parser.parse_args()
+    worker_env = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"} if args.no_profile else {}
     counts = [int(n) for n in args.workers.split(",")]
     rounds: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -176,7 +182,7 @@ def main() -> int:
             for round_ in range(args.rounds):
                 for n in counts:  # each cluster run right after its local peer: same load
                     while len(cluster.workers) < n:
-                        cluster.add_worker()
+                        cluster.add_worker(env=worker_env)
                     cluster.wait_for_workers(n)
                     local, remote = f"local --jobs {n}", f"cluster, {n} worker{'s' * (n > 1)}"
                     out = folder / f"local{n}.json"
