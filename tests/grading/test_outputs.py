@@ -50,24 +50,26 @@ def _outputs(tmp_path: Path, monkeypatch) -> tuple[Outputs, list[int]]:
     return Outputs(opts, SimpleNamespace(name="sample", max_score=1.0), None), rewrites
 
 
-def test_a_class_of_1000_rewrites_its_json_a_bounded_number_of_times(tmp_path, monkeypatch):
-    out, rewrites = _outputs(tmp_path, monkeypatch)
+def _grade_class(out: Outputs, students: int) -> dict[str, dict]:
+    """Hand ``out`` one record per student, as a grading run does; returns the records."""
     records: dict[str, dict] = {}
-    for index in range(1000):
+    for index in range(students):
         record = _record(f"student{index:04d}")
         records[record["student"]] = record
         out.write(record, records)
+    return records
+
+
+def test_a_class_of_1000_rewrites_its_json_a_bounded_number_of_times(tmp_path, monkeypatch):
+    out, rewrites = _outputs(tmp_path, monkeypatch)
+    _grade_class(out, 1000)
     bound = 1000 // Outputs.SAVE_EVERY + 1
     assert 1 <= len(rewrites) <= bound, f"{len(rewrites)} rewrites for 1000 records (bound {bound})"
 
 
 def test_the_json_is_never_more_than_save_every_records_behind(tmp_path, monkeypatch):
     out, rewrites = _outputs(tmp_path, monkeypatch)
-    records: dict[str, dict] = {}
-    for index in range(200):
-        record = _record(f"student{index:04d}")
-        records[record["student"]] = record
-        out.write(record, records)
+    _grade_class(out, 200)
     held = [0, *rewrites, 200]
     gaps = [after - before for before, after in itertools.pairwise(held)]
     assert max(gaps) <= Outputs.SAVE_EVERY + 1, f"records held at each rewrite: {rewrites}"
@@ -75,9 +77,7 @@ def test_the_json_is_never_more_than_save_every_records_behind(tmp_path, monkeyp
 
 def test_save_writes_every_record_to_the_json_and_the_csv(tmp_path, monkeypatch):
     out, _ = _outputs(tmp_path, monkeypatch)
-    records = {f"s{index}": _record(f"s{index}") for index in range(57)}
-    for record in records.values():
-        out.write(record, records)
+    records = _grade_class(out, 57)
     out.save(records)
     in_json = [r["student"] for r in json.loads((tmp_path / "r.json").read_text())["submissions"]]
     with open(tmp_path / "r.csv", newline="") as handle:
