@@ -2,19 +2,22 @@
 
 The client (where ``cnncourse grade`` runs) loads the assignment, decides what needs grading
 and writes every output (JSON, CSV, feedback, gradebook); workers only grade. A task carries
-one student's notebook (its bytes: workers need not see the client's files) and a
+a batch of notebooks (their bytes: workers need not see the client's files) and a
 :class:`CourseSpec`: where the course is, the settings and the content hash of everything
-that decides a grade. Each worker grades from its own checkout of the course (the client's
-path, or ``$CNNCOURSE_COURSE`` on that machine) and refuses, with :class:`WorkerRefused`,
-when that copy differs from the client's or when its sandbox is weaker than requested.
+that decides a grade. Batches shrink as the class runs out (:func:`batch_sizes`): large ones
+divide Dask's cost per task (a few ms of the scheduler's, the client's and the worker's CPU)
+among their submissions, and single submissions at the end keep every worker busy to the
+last. Each worker grades from its own checkout of the course (the client's path, or
+``$CNNCOURSE_COURSE`` on that machine) and refuses, with :class:`WorkerRefused`, when that
+copy differs from the client's or when its sandbox is weaker than requested.
 
 On a worker, one grading session (the same :func:`cnncourse.grading.runner.run_session`
 as a local run's, in a thread of the worker process) grades every task it is given: the
 hidden suite is collected once, and while one submission is graded the child of the next
-one starts, as with ``--jobs``. A task hands its submission to that session and leaves the
+one starts, as with ``--jobs``. A task hands its batch to that session and leaves the
 worker's thread pool (``secede``), so the worker's next task can hand in the next one; at
-most three submissions wait in a session (SESSION_SLOTS), the rest wait in Dask. A worker
-that dies takes no grade with it: the scheduler gives its tasks to other workers.
+most three tasks wait in a session (SESSION_SLOTS), the rest wait in Dask. A worker that
+dies takes no grade with it: the scheduler gives its tasks to other workers.
 """
 
 from __future__ import annotations
@@ -42,9 +45,13 @@ IDLE_S = 300.0  # a worker's grading session ends after this long without a subm
 # how long a session that holds a submission waits for the next one before grading it alone
 # (the tasks of a run reach a worker a few milliseconds apart)
 NEXT_S = 0.2
-# submissions held by one session: the one graded, the next one (its child starting) and one
-# more, already in the queue when the first is done (else the next child starts only later)
+# tasks held by one session: the one graded, the next one (its child starting) and one more,
+# already in the queue when the first is done (else the next child starts only later)
 SESSION_SLOTS = 3
+# a task's submissions: at most MAX_BATCH (what a killed worker's task costs to grade again),
+# at most 1/SPREAD of a worker's share of what remains (see batch_sizes)
+MAX_BATCH = 8
+SPREAD = 4
 
 
 class ClusterError(Exception):
@@ -203,9 +210,30 @@ def prepare_workers(client, spec: CourseSpec, *, wait_s: float = 60.0) -> dict[s
     return workers
 
 
+def batch_sizes(count: int, workers: int) -> list[int]:
+    """How many submissions each task of a class of ``count`` carries, in submission order.
+
+    Guided self-scheduling: each batch is 1/(SPREAD x workers) of what remains, at most
+    MAX_BATCH, at least one. Dask's cost per task is shared by the batch's submissions while
+    much remains; the last tasks carry one submission each, so no worker is left grading a
+    large batch while the others have nothing to do.
+    """
+    for name, value in (("count", count), ("workers", workers)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if count < 0 or workers < 1:
+        raise ValueError(f"need count >= 0 and workers >= 1, got count={count}, workers={workers}")
+    sizes = []
+    while count > 0:
+        size = min(MAX_BATCH, max(1, -(-count // (SPREAD * workers))))
+        sizes.append(size)
+        count -= size
+    return sizes
+
+
 def grade_on_cluster(client, spec: CourseSpec, assignment: Assignment, submissions) -> Iterator:
-    """Grade ``submissions`` (SubmissionRef) on the cluster; yield each record as it
-    finishes, in the client's terms (its notebook paths).
+    """Grade ``submissions`` (SubmissionRef) on the cluster; yield each record as its
+    batch finishes, in the client's terms (its notebook paths).
 
     Raises ClusterError when a worker refuses (a worker that joined after
     :func:`prepare_workers` with a different course copy) or the scheduler cancels the
@@ -215,33 +243,39 @@ def grade_on_cluster(client, spec: CourseSpec, assignment: Assignment, submissio
 
     from cnncourse.grading.runner import ungraded_record
 
+    refs = list(submissions)
     futures = {}
-    for ref in submissions:
-        key = f"cnncourse-grade-{spec.assignment}-{ref.student}-{uuid.uuid4().hex[:8]}"
-        data = ref.notebook.read_bytes()
-        future = client.submit(
-            grade_submission, spec, ref.student, ref.notebook.name, data, key=key, pure=False
-        )
-        futures[future] = ref
+    start = 0
+    for size in batch_sizes(len(refs), max(1, len(client.nthreads()))):
+        batch = refs[start : start + size]
+        start += size
+        first = batch[0].student
+        key = f"cnncourse-grade-{spec.assignment}-{first}-{size}-{uuid.uuid4().hex[:8]}"
+        items = [(ref.student, ref.notebook.name, ref.notebook.read_bytes()) for ref in batch]
+        futures[client.submit(grade_batch, spec, items, key=key, pure=False)] = batch
     try:
         for future in as_completed(futures, loop=client.loop):
-            ref = futures[future]
+            batch = futures[future]
             try:
-                record = future.result()
+                records = future.result()
             except WorkerRefused as exc:
-                raise ClusterError(f"a worker refuses to grade {ref.student}: {exc}") from None
+                raise ClusterError(f"a worker refuses to grade {batch[0].student}: {exc}") from None
             except concurrent.futures.CancelledError as exc:
                 raise ClusterError(f"the scheduler cancelled the grading ({exc})") from None
             except Exception as exc:  # e.g. KilledWorker: it brought down several workers
-                record = ungraded_record(
-                    assignment,
-                    ref,
-                    expected_level(spec.isolation),
-                    status="grader_error",
-                    message=f"the cluster could not grade this submission: {exc!r}",
-                )
-            record["notebook"] = str(ref.notebook)
-            yield record
+                records = [
+                    ungraded_record(
+                        assignment,
+                        ref,
+                        expected_level(spec.isolation),
+                        status="grader_error",
+                        message=f"the cluster could not grade this submission: {exc!r}",
+                    )
+                    for ref in batch
+                ]
+            for ref, record in zip(batch, records, strict=True):
+                record["notebook"] = str(ref.notebook)
+                yield record
     finally:
         client.cancel([future for future in futures if not future.done()])
 
@@ -258,15 +292,16 @@ def start_session(spec: CourseSpec) -> dict:
     return {"level": session.level, "host": socket.gethostname(), "threads": threads}
 
 
-def grade_submission(spec: CourseSpec, student: str, name: str, data: bytes) -> dict:
-    """Run on a worker: grade one notebook (its file name and bytes); return the record."""
+def grade_batch(spec: CourseSpec, items: list[tuple[str, str, bytes]]) -> list[dict]:
+    """Run on a worker: grade notebooks given as (student, file name, bytes); return their
+    records in the same order."""
     from distributed import secede
 
     while True:
         session = _session_for(spec)
-        record = session.grade(student, name, data, leave_pool=secede)
-        if record is not None:
-            return record  # else that session closed meanwhile: the next one grades it
+        records = session.grade(items, leave_pool=secede)
+        if records is not None:
+            return records  # else that session closed meanwhile: the next one grades them
 
 
 _LOCK = threading.Lock()
@@ -312,9 +347,10 @@ class WorkerSession:
         )
         self.thread.start()
 
-    def grade(self, student: str, name: str, data: bytes, leave_pool=None) -> dict | None:
-        """The record of one notebook; None if this session closed before taking it.
-        ``leave_pool`` is called once the session holds it (Dask's ``secede``)."""
+    def grade(self, items: list[tuple[str, str, bytes]], leave_pool=None) -> list[dict] | None:
+        """The records of notebooks given as (student, file name, bytes), in that order;
+        None if this session closed before taking them. ``leave_pool`` is called once the
+        session holds them (Dask's ``secede``)."""
         from cnncourse.grading.runner import SubmissionRef
 
         self.slots.acquire()
@@ -324,17 +360,21 @@ class WorkerSession:
             self.slots.release()
             return None
         try:
-            path = folder / _safe(student) / _safe(self.spec.assignment) / name
-            path.parent.mkdir(parents=True)
-            path.write_bytes(data)
-            result: concurrent.futures.Future = concurrent.futures.Future()
+            refs = []
+            for index, (student, name, data) in enumerate(items):
+                path = folder / str(index) / _safe(student) / _safe(self.spec.assignment) / name
+                path.parent.mkdir(parents=True)
+                path.write_bytes(data)
+                refs.append(SubmissionRef(student, path))
+            results = [concurrent.futures.Future() for _ in refs]
             with _LOCK:
                 if not self.open:
                     return None
-                self.tasks.put((SubmissionRef(student, path), result))
+                for ref, result in zip(refs, results, strict=True):
+                    self.tasks.put((ref, result))
             if leave_pool is not None:
                 leave_pool()
-            return result.result()
+            return [result.result() for result in results]
         finally:
             self.slots.release()
             shutil.rmtree(folder, ignore_errors=True)

@@ -21,6 +21,8 @@ from conftest import CLI, grade
 from dask_processes import Cluster
 from grading_corpus import CASES, COURSE, build
 
+from cnncourse.grading.cluster import batch_sizes
+
 distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed")
 
 # quick cases with every kind of outcome: full marks, wrong results, stubs, a missing cell
@@ -90,7 +92,8 @@ def free_port() -> int:
 
 
 def test_two_workers_give_every_submission_the_local_record(two_workers, tmp_path):
-    students = make_class(tmp_path / "submitted", KINDS)
+    students = make_class(tmp_path / "submitted", KINDS, copies=2)
+    assert batch_sizes(len(students), 2)[0] > 1, "the class is too small to be sent in batches"
     local = grade("sample", str(tmp_path / "submitted"), "--jobs", "2",
                   "--json", str(tmp_path / "local.json"))  # fmt: skip
     assert local.returncode == 0, local.stderr[-3000:]
