@@ -12,14 +12,16 @@ on a Dask cluster of 1 and of 2 workers: a ``dask scheduler`` and ``dask worker 
 running; each cluster run follows its local peer, so both meet the same machine load.
 Each way grades the whole class once (``--force``), then once more with nothing changed:
 that second run grades nothing, and its time is the way's fixed cost (start-up, the
-suite's collection, the workers' check, the outputs). A cluster first gets one such run
-with nothing to grade, in which its workers start their grading sessions (printed apart:
-a new cluster's first run). Printed per way: the wall time, throughput (submissions/s),
-the marginal cost of a submission ((wall - fixed) / N, per process), and for a cluster
-the ratio to local grading with the same number of processes, whose excess is the
-cluster's overhead per submission (target under 5 %). Last, the projected time of 1,000
-students on 50 workers from the one-worker cluster's marginal cost and fixed cost. Every
-way must give every student the same score.
+suite's collection, the workers' check, the outputs). In every round a cluster has exactly
+as many workers as its local peer has processes (the second worker is stopped for the
+one-worker runs and started anew for the two-worker ones), and first gets one such run
+with nothing to grade, in which new workers start their grading sessions (printed apart
+for the first round: a new cluster's first run). Printed per way: the wall time,
+throughput (submissions/s), the marginal cost of a submission ((wall - fixed) / N, per
+process), and for a cluster the ratio to local grading with the same number of processes,
+whose excess is the cluster's overhead per submission (target under 5 %). Last, the
+projected time of 1,000 students on 50 workers from the one-worker cluster's marginal cost
+and fixed cost. Every way must give every student the same score.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import math
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -129,7 +132,8 @@ def measure(
     """Grade the class (all of it), then again with nothing changed (the fixed cost).
 
     ``start_from``: results of the whole class; first a run with nothing to grade starts
-    the workers' sessions (its time is the cold fixed cost: a new cluster's first run).
+    the workers' sessions (its time is the cold fixed cost: the first run of a cluster
+    whose workers are new, as some are in each round).
     ``worker_cpu``: the marginal CPU seconds of the grading itself, per submission: the
     machine's, less the client's and the scheduler's (a cluster's workers' share).
     """
@@ -167,6 +171,7 @@ def main() -> int:
         help="start the workers without Dask's statistical profiler (sampling every 10 ms)",
     )
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the cluster on the way out
     worker_env = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"} if args.no_profile else {}
     counts = [int(n) for n in args.workers.split(",")]
     rounds: dict[str, list[dict]] = {}
@@ -180,16 +185,13 @@ def main() -> int:
         try:
             for round_ in range(args.rounds):
                 for n in counts:  # each cluster run right after its local peer: same load
-                    while len(cluster.workers) < n:
-                        cluster.add_worker(env=worker_env)
-                    cluster.wait_for_workers(n)
+                    cluster.resize(n, env=worker_env)  # exactly n: the others are stopped
                     local, remote = f"local --jobs {n}", f"cluster, {n} worker{'s' * (n > 1)}"
                     out = folder / f"local{n}.json"
                     rounds.setdefault(local, []).append(measure(klass, out, "--jobs", str(n)))
-                    start = out if round_ == 0 else None  # the workers' first run
                     rounds.setdefault(remote, []).append(
                         measure(klass, folder / f"cluster{n}.json",
-                                "--scheduler", cluster.address, start_from=start,
+                                "--scheduler", cluster.address, start_from=out,
                                 scheduler=cluster.scheduler.pid)
                     )  # fmt: skip
                     print(f"round {round_ + 1}: {local} {rounds[local][-1]['wall']:.1f} s, "

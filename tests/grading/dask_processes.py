@@ -74,6 +74,25 @@ class Cluster:
         with Client(self.address, timeout=START_S / 2) as client:
             client.wait_for_workers(count, timeout=START_S)
 
+    def resize(self, count: int, env: dict | None = None) -> None:
+        """Add workers (``env`` as in add_worker) or stop the newest ones until exactly
+        ``count`` are running, and wait until the scheduler knows exactly those."""
+        from distributed import Client
+
+        while len(self.workers) < count:
+            self.add_worker(env)
+        while len(self.workers) > count:
+            worker = self.workers.pop()
+            os.killpg(worker.pid, signal.SIGTERM)  # a worker leaves its scheduler on SIGTERM
+            worker.wait(timeout=START_S)
+        with Client(self.address, timeout=START_S / 2) as client:
+            client.wait_for_workers(count, timeout=START_S)
+            deadline = time.monotonic() + START_S
+            while len(client.scheduler_info()["workers"]) != count:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the scheduler still has workers beyond {count}")
+                time.sleep(0.1)
+
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text()[-3000:]
 
