@@ -1,7 +1,8 @@
 """Grade one class locally and on a Dask cluster: throughput and the cluster's overhead.
 
     python benchmarks/bench_cluster.py [--students 100] [--workers 1,2] [--rounds 1]
-                                       [--assignment sample|conv|backprop|...] [--no-profile]
+                                       [--assignment sample|conv|backprop|...]
+                                       [--dask-config grading|default]
 
 Builds a class of N submissions: of the grader's small sample assignment (tests/grading/
 course; mostly honest, a few with warnings or wrong answers), or of a real assignment, its
@@ -9,7 +10,9 @@ fairness corpus dealt round and round (tests/assignments/corpus), then grades it
 grade`` four ways: locally with ``--jobs 1`` and ``--jobs 2``, and through ``--scheduler``
 on a Dask cluster of 1 and of 2 workers: a ``dask scheduler`` and ``dask worker --nthreads
 1`` processes on 127.0.0.1, started before the timing as a department's cluster would be
-running; each cluster run follows its local peer, so both meet the same machine load.
+running, with cnncourse's DASK_CONFIG as docs/instructors.md says (``--dask-config
+default``: Dask's own settings); each cluster run follows its local peer, so both meet the
+same machine load.
 Each way grades the whole class once (``--force``), then once more with nothing changed:
 that second run grades nothing, and its time is the way's fixed cost (start-up, the
 suite's collection, the workers' check, the outputs). In every round a cluster has exactly
@@ -50,6 +53,8 @@ from bench_grading import machine_cpu_seconds  # noqa: E402
 from corpus.graders import prepare, submitted  # noqa: E402
 from dask_processes import Cluster  # noqa: E402
 from grading_corpus import CASES, COURSE, build  # noqa: E402
+
+from cnncourse.grading.cluster import DASK_CONFIG  # noqa: E402
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -166,13 +171,15 @@ def main() -> int:
         help="the sample assignment, or a real one's fairness corpus",
     )
     parser.add_argument(
-        "--no-profile",
-        action="store_true",
-        help="start the workers without Dask's statistical profiler (sampling every 10 ms)",
+        "--dask-config",
+        default="grading",
+        choices=("grading", "default"),
+        help="start the scheduler and workers with cnncourse's DASK_CONFIG (as "
+        "docs/instructors.md says) or with Dask's defaults",
     )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the cluster on the way out
-    worker_env = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"} if args.no_profile else {}
+    cluster_env = {"DASK_CONFIG": str(DASK_CONFIG)} if args.dask_config == "grading" else {}
     counts = [int(n) for n in args.workers.split(",")]
     rounds: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -181,11 +188,11 @@ def main() -> int:
             klass = sample_class(folder, args.students)
         else:
             klass = corpus_class(folder, args.assignment, args.students)
-        cluster = Cluster(folder)
+        cluster = Cluster(folder, env=cluster_env)
         try:
             for round_ in range(args.rounds):
                 for n in counts:  # each cluster run right after its local peer: same load
-                    cluster.resize(n, env=worker_env)  # exactly n: the others are stopped
+                    cluster.resize(n)  # exactly n: the others are stopped
                     local, remote = f"local --jobs {n}", f"cluster, {n} worker{'s' * (n > 1)}"
                     out = folder / f"local{n}.json"
                     rounds.setdefault(local, []).append(measure(klass, out, "--jobs", str(n)))
@@ -199,7 +206,7 @@ def main() -> int:
         finally:
             cluster.stop()
     runs = {name: median_run(results) for name, results in rounds.items()}
-    return report(runs, counts, args.students, klass, args.rounds)
+    return report(runs, counts, args.students, klass, args.rounds, args.dask_config)
 
 
 def median_run(results: list[dict]) -> dict:
@@ -217,11 +224,15 @@ def median_run(results: list[dict]) -> dict:
     }
 
 
-def report(runs: dict, counts: list[int], students: int, klass: Class, rounds: int) -> int:
+def report(
+    runs: dict, counts: list[int], students: int, klass: Class, rounds: int, dask_config: str
+) -> int:
+    settings = (f"DASK_CONFIG={DASK_CONFIG.relative_to(ROOT)}" if dask_config == "grading"
+                else "Dask's default settings")  # fmt: skip
     print(f"\n{students} submissions of the {klass.assignment} assignment "
           f"({klass.full} with full marks), median of {rounds} "
           f"round(s), load average {os.getloadavg()[0]:.1f} at the end, "
-          f"{os.cpu_count()} cores")  # fmt: skip
+          f"{os.cpu_count()} cores, the cluster with {settings}")  # fmt: skip
     print("| how | wall s | fixed s | submissions/s | marginal s/submission | vs local "
           "| grading CPU s/submission | vs local |")  # fmt: skip
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

@@ -40,6 +40,9 @@ from cnncourse.grading.assignment import Assignment, AssignmentError, load_assig
 from cnncourse.grading.sandbox import LEVELS, start_probing, why_not
 
 EXTRA = "pip install 'cnncourse[cluster]'"
+# Dask's settings for grading (its diagnostic timers, slowed down): give the file to the
+# scheduler and workers as DASK_CONFIG; local:N applies it itself
+DASK_CONFIG = Path(__file__).with_name("dask-grading.yaml")
 LOCAL = "local:"
 IDLE_S = 300.0  # a worker's grading session ends after this long without a submission
 # how long a session that holds a submission waits for the next one before grading it alone
@@ -123,6 +126,23 @@ def require_distributed() -> None:
         ) from None
 
 
+def grading_config() -> dict[str, object]:
+    """The settings of DASK_CONFIG (``dask-grading.yaml``) by dotted key, for
+    ``dask.config.set`` (which a nested dict would make replace Dask's whole sections)."""
+    import yaml
+
+    flat = {}
+    pending = [("", yaml.safe_load(DASK_CONFIG.read_text()))]
+    while pending:
+        prefix, section = pending.pop()
+        for name, value in section.items():
+            if isinstance(value, dict):
+                pending.append((f"{prefix}{name}.", value))
+            else:
+                flat[f"{prefix}{name}"] = value
+    return flat
+
+
 # -- the client ----------------------------------------------------------------------------
 
 
@@ -138,17 +158,19 @@ def connect(scheduler: str, *, timeout: float = 10.0) -> Iterator:
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     require_distributed()
+    import dask.config
     from distributed import Client, LocalCluster
 
     cluster = None
     if workers is not None:
-        cluster = LocalCluster(
-            n_workers=workers,
-            processes=True,
-            threads_per_worker=1,
-            dashboard_address=":0",  # not 8787: it may be taken
-            host="127.0.0.1",
-        )
+        with dask.config.set(grading_config()):  # the workers are started with this config
+            cluster = LocalCluster(
+                n_workers=workers,
+                processes=True,
+                threads_per_worker=1,
+                dashboard_address=":0",  # not 8787: it may be taken
+                host="127.0.0.1",
+            )
     try:
         client = Client(cluster or scheduler, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as exc:

@@ -19,10 +19,12 @@ START_S = 120  # generous: a loaded 2-core machine starts a scheduler in seconds
 
 class Cluster:
     """A `dask scheduler` and its `dask worker` processes, started with the environment's
-    own `dask` command."""
+    own `dask` command. ``env``: variables set for every process of the cluster (such as
+    DASK_CONFIG), each worker's own on top."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, env: dict | None = None):
         self.folder = folder
+        self.env = dict(env or {})
         self.processes: list[subprocess.Popen] = []
         self.workers: list[subprocess.Popen] = []
         self.logs = folder / "logs"
@@ -32,6 +34,7 @@ class Cluster:
             "scheduler",
             [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
              "--scheduler-file", str(scheduler_file)],
+            env=self.env,
         )  # fmt: skip
         self.address = self._address(scheduler_file)
 
@@ -63,7 +66,7 @@ class Cluster:
             name,
             [str(DASK), "worker", self.address, "--nthreads", "1", "--no-nanny",
              "--no-dashboard", "--host", "127.0.0.1", "--name", name],
-            env=env,
+            env={**self.env, **(env or {})},
         )  # fmt: skip
         self.workers.append(worker)
         return worker

@@ -21,7 +21,7 @@ from conftest import CLI, grade
 from dask_processes import Cluster
 from grading_corpus import CASES, COURSE, build
 
-from cnncourse.grading.cluster import batch_sizes
+from cnncourse.grading.cluster import DASK_CONFIG, batch_sizes, connect, grading_config
 
 distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed")
 
@@ -237,3 +237,44 @@ def test_without_distributed_the_scheduler_flag_names_the_extra(tmp_path):
     )
     assert result.returncode == 2, result.stderr[-3000:]
     assert "cnncourse[cluster]" in result.stderr, result.stderr[-3000:]
+
+
+def test_the_grading_config_changes_only_settings_dask_has():
+    import dask.config
+
+    for key, value in grading_config().items():
+        default = dask.config.get(key)  # KeyError: a setting Dask does not have
+        assert value != default, f"{key}: {value!r} is Dask's default already"
+
+
+def worker_settings(client, keys) -> dict:
+    """{worker address: {key: its value of that Dask setting}}."""
+    import dask.config
+
+    by_key = {key: client.run(dask.config.get, key) for key in keys}
+    workers = {address for values in by_key.values() for address in values}
+    return {address: {key: by_key[key][address] for key in keys} for address in workers}
+
+
+def test_a_cluster_started_with_dask_config_grades_with_its_settings(tmp_path):
+    import dask.config
+
+    wanted = grading_config()
+    cluster = Cluster(tmp_path / "cluster", env={"DASK_CONFIG": str(DASK_CONFIG)})
+    try:
+        cluster.add_worker()
+        cluster.wait_for_workers(1)
+        with distributed.Client(cluster.address, timeout=30) as client:
+            on_workers = worker_settings(client, wanted)
+            on_scheduler = {key: client.run_on_scheduler(dask.config.get, key) for key in wanted}
+    finally:
+        cluster.stop()
+    assert list(on_workers.values()) == [wanted], on_workers
+    assert on_scheduler == wanted
+
+
+def test_local_n_starts_its_workers_with_the_grading_settings():
+    wanted = grading_config()
+    with connect("local:1", timeout=60) as client:
+        on_workers = worker_settings(client, wanted)
+    assert list(on_workers.values()) == [wanted], on_workers
