@@ -206,7 +206,10 @@ def main() -> int:
         finally:
             cluster.stop()
     runs = {name: median_run(results) for name, results in rounds.items()}
-    return report(runs, counts, args.students, klass, args.rounds, args.dask_config)
+    code = report(runs, counts, args.students, klass, args.rounds, args.dask_config)
+    for n in counts:
+        print(paired(rounds, n, args.students))
+    return code
 
 
 def median_run(results: list[dict]) -> dict:
@@ -222,6 +225,21 @@ def median_run(results: list[dict]) -> dict:
         "scores": results[0]["scores"],
         "all_scores": [r["scores"] for r in results],
     }
+
+
+def paired(rounds: dict[str, list[dict]], n: int, students: int) -> str:
+    """The cluster's overhead per submission round by round, each against the local run
+    just before it (the two met the same machine load), and its median."""
+    local, remote = f"local --jobs {n}", f"cluster, {n} worker{'s' * (n > 1)}"
+    extras = []
+    for here, there in zip(rounds[local], rounds[remote], strict=True):
+        mine, theirs = (here["wall"] - here["fixed"]), (there["wall"] - there["fixed"])
+        extras.append((theirs - mine) / mine)
+    median = statistics.median(extras)
+    verdict = "within" if median < TARGET else "over"
+    return (f"{remote}, round by round against its local peer: "
+            f"{', '.join(f'{extra:+.1%}' for extra in extras)}; median {median:+.1%} per "
+            f"submission, {verdict} the {TARGET:.0%} target")  # fmt: skip
 
 
 def report(
