@@ -77,13 +77,13 @@ class Cluster:
         with Client(self.address, timeout=START_S / 2) as client:
             client.wait_for_workers(count, timeout=START_S)
 
-    def resize(self, count: int, env: dict | None = None) -> None:
-        """Add workers (``env`` as in add_worker) or stop the newest ones until exactly
-        ``count`` are running, and wait until the scheduler knows exactly those."""
+    def resize(self, count: int) -> None:
+        """Add workers or stop the newest ones until exactly ``count`` are running, and wait
+        until the scheduler knows exactly those."""
         from distributed import Client
 
         while len(self.workers) < count:
-            self.add_worker(env)
+            self.add_worker()
         while len(self.workers) > count:
             worker = self.workers.pop()
             os.killpg(worker.pid, signal.SIGTERM)  # a worker leaves its scheduler on SIGTERM
