@@ -388,7 +388,9 @@ class WorkerSession:
                 path.parent.mkdir(parents=True)
                 path.write_bytes(data)
                 refs.append(SubmissionRef(student, path))
-            results = [concurrent.futures.Future() for _ in refs]
+            results: list[concurrent.futures.Future[dict]] = [
+                concurrent.futures.Future() for _ in refs
+            ]
             with _LOCK:
                 if not self.open:
                     return None
