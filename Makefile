@@ -43,9 +43,9 @@ notebooks: $(STAMP)
 test: system-packages-test lint typecheck node_modules/.package-lock.json
 	$(BIN)/python -m pytest --durations=10
 
-## make test-fast: ruff, then every test that needs neither the book build, nor a browser, nor
+## make test-fast: ruff and mypy, then every test that needs neither the book build, nor a browser, nor
 ## an end-to-end grading run, nor more than a few seconds (markers book, browser, e2e, slow)
-test-fast: lint
+test-fast: lint typecheck
 	$(BIN)/python -m pytest -m "not book and not browser and not e2e and not slow" -n 2 -q
 
 lint: $(STAMP)
