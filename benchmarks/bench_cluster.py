@@ -22,7 +22,8 @@ with nothing to grade, in which new workers start their grading sessions (printe
 for the first round: a new cluster's first run). Printed per way: the wall time,
 throughput (submissions/s), the marginal cost of a submission ((wall - fixed) / N, per
 process), and for a cluster the ratio to local grading with the same number of processes,
-whose excess is the cluster's overhead per submission (target under 5 %). Last, the
+whose excess is the cluster's overhead per submission (target under 5 %), then that
+overhead round by round against the local run just before it, and its median. Last, the
 projected time of 1,000 students on 50 workers from the one-worker cluster's marginal cost
 and fixed cost. Every way must give every student the same score.
 """
@@ -193,7 +194,7 @@ def main() -> int:
             for round_ in range(args.rounds):
                 for n in counts:  # each cluster run right after its local peer: same load
                     cluster.resize(n)  # exactly n: the others are stopped
-                    local, remote = f"local --jobs {n}", f"cluster, {n} worker{'s' * (n > 1)}"
+                    local, remote = ways(n)
                     out = folder / f"local{n}.json"
                     rounds.setdefault(local, []).append(measure(klass, out, "--jobs", str(n)))
                     rounds.setdefault(remote, []).append(
@@ -208,7 +209,7 @@ def main() -> int:
     runs = {name: median_run(results) for name, results in rounds.items()}
     code = report(runs, counts, args.students, klass, args.rounds, args.dask_config)
     for n in counts:
-        print(paired(rounds, n, args.students))
+        print(paired(rounds, n))
     return code
 
 
@@ -227,14 +228,23 @@ def median_run(results: list[dict]) -> dict:
     }
 
 
-def paired(rounds: dict[str, list[dict]], n: int, students: int) -> str:
+def ways(n: int) -> tuple[str, str]:
+    """The names of grading with n local processes and with a cluster of n workers."""
+    return f"local --jobs {n}", f"cluster, {n} worker{'s' * (n > 1)}"
+
+
+def overhead(local: dict, remote: dict) -> float:
+    """The cluster's extra time per submission as a fraction of local grading's: each run's
+    wall time less its fixed cost (the same command with nothing left to grade)."""
+    mine, theirs = local["wall"] - local["fixed"], remote["wall"] - remote["fixed"]
+    return (theirs - mine) / mine
+
+
+def paired(rounds: dict[str, list[dict]], n: int) -> str:
     """The cluster's overhead per submission round by round, each against the local run
     just before it (the two met the same machine load), and its median."""
-    local, remote = f"local --jobs {n}", f"cluster, {n} worker{'s' * (n > 1)}"
-    extras = []
-    for here, there in zip(rounds[local], rounds[remote], strict=True):
-        mine, theirs = (here["wall"] - here["fixed"]), (there["wall"] - there["fixed"])
-        extras.append((theirs - mine) / mine)
+    local, remote = ways(n)
+    extras = [overhead(*pair) for pair in zip(rounds[local], rounds[remote], strict=True)]
     median = statistics.median(extras)
     verdict = "within" if median < TARGET else "over"
     return (f"{remote}, round by round against its local peer: "
@@ -256,16 +266,17 @@ def report(
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     marginal = {}
     for n in counts:
-        for name in (f"local --jobs {n}", f"cluster, {n} worker{'s' * (n > 1)}"):
+        for name in ways(n):
             run = runs[name]
             marginal[name] = (run["wall"] - run["fixed"]) / students * n  # per process
             versus = cpu_versus = ""
             if name.startswith("cluster"):
-                local, local_marginal = runs[f"local --jobs {n}"], marginal[f"local --jobs {n}"]
-                extra = marginal[name] - local_marginal
-                verdict = "within" if extra / local_marginal < TARGET else "over"
+                local_name = ways(n)[0]
+                local, extra = runs[local_name], marginal[name] - marginal[local_name]
+                fraction = overhead(local, run)
+                verdict = "within" if fraction < TARGET else "over"
                 versus = (f"{run['wall'] / local['wall']:.3f}x wall; {extra * 1000:+.0f} ms, "
-                          f"{extra / local_marginal:+.1%} per submission, {verdict} the "
+                          f"{fraction:+.1%} per submission, {verdict} the "
                           f"{TARGET:.0%} target")  # fmt: skip
                 cpu_extra = run["worker_cpu"] - local["worker_cpu"]
                 cpu_versus = f"{cpu_extra * 1000:+.0f} ms, {cpu_extra / local['worker_cpu']:+.1%}"
@@ -273,8 +284,9 @@ def report(
                   f"{students / run['wall']:.2f} | {marginal[name]:.3f} | {versus} | "
                   f"{run['worker_cpu']:.3f} | {cpu_versus} |")  # fmt: skip
     for n in counts:
-        run = runs[f"cluster, {n} worker{'s' * (n > 1)}"]
-        print(f"cluster, {n} worker{'s' * (n > 1)}: besides the grading, the scheduler "
+        remote = ways(n)[1]
+        run = runs[remote]
+        print(f"{remote}: besides the grading, the scheduler "
               f"{run['scheduler_cpu'] * 1000:.1f} ms and the client "
               f"{run['client_cpu'] * 1000:.1f} ms of CPU per submission")  # fmt: skip
     for name, run in runs.items():
@@ -282,13 +294,13 @@ def report(
             print(f"{name}: fixed cost {run['cold']:.1f} s in a new cluster's first run "
                   f"(each worker starts its session: collects the suite, probes its sandbox), "
                   f"{run['fixed']:.1f} s after")  # fmt: skip
-    one = "cluster, 1 worker" if 1 in counts else f"cluster, {counts[0]} workers"
+    one = ways(1 if 1 in counts else counts[0])[1]
     per_worker = math.ceil(1000 / 50)
     projected = runs[one]["fixed"] + per_worker * marginal[one]
     print(f"\nprojection: 1,000 students on 50 workers = {per_worker} submissions per worker x "
           f"{marginal[one]:.3f} s + {runs[one]['fixed']:.1f} s fixed = {projected:.0f} s "
           f"({projected / 60:.1f} min) per assignment")  # fmt: skip
-    reference = runs[f"local --jobs {counts[0]}"]["scores"]
+    reference = runs[ways(counts[0])[0]]["scores"]
     differ = [name for name, run in runs.items() if any(s != reference for s in run["all_scores"])]
     if differ:
         print(f"SCORES DIFFER from local --jobs {counts[0]}: {differ}")
